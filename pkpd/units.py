@@ -1,0 +1,110 @@
+"""Units at the boundary: the one pint registry of pkpd and conversions to model units.
+
+Inside the package every number is a plain ``float64`` in the model's declared units; pint is
+only used where values come in (doses, covariates, times, parameter declarations) and to check
+the dimensions of model equations once, when a model is built.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import TYPE_CHECKING, Any
+
+from .errors import UnitError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pint
+
+__all__ = ["QuantityLike", "convert", "parse_quantity", "parse_unit", "registry"]
+
+QuantityLike = Any  # a pint Quantity, a string such as "500 mg", or a plain number
+
+
+@functools.cache
+def registry() -> pint.UnitRegistry:
+    """Return the application-wide pint registry (created once, on first use)."""
+    import pint
+
+    ureg = pint.get_application_registry()
+    # Clinical spellings that pint does not know by default.
+    for definition in (
+        "international_unit = [iu] = IU",
+        "unit_response = [] = units",
+    ):
+        try:
+            ureg.define(definition)
+        except Exception:  # already defined in this registry
+            pass
+    return ureg
+
+
+def parse_unit(text: str, *, what: str = "unit") -> pint.Unit:
+    """Parse a unit string such as ``"L/h"``; raise :class:`UnitError` naming ``what``."""
+    ureg = registry()
+    if text is None or str(text).strip() in ("", "1", "dimensionless"):
+        return ureg.dimensionless
+    try:
+        unit = ureg.Unit(str(text).strip())
+    except Exception as exc:
+        raise UnitError(f"{what}: unknown unit {text!r} ({exc})") from None
+    return unit
+
+
+def parse_quantity(value: QuantityLike, *, default_unit: str | None = None,
+                   what: str = "quantity") -> pint.Quantity:
+    """Turn a quantity, a string like ``"500 mg"`` or a number into a pint Quantity.
+
+    A bare number (or a string holding only a number) takes ``default_unit``; without one it is
+    an error, so that a unit is never guessed.
+    """
+    ureg = registry()
+    if isinstance(value, ureg.Quantity):
+        q = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if default_unit is None:
+            raise UnitError(f"{what}: the number {value!r} needs a unit")
+        q = ureg.Quantity(float(value), parse_unit(default_unit, what=what))
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+        if number is not None:
+            if default_unit is None:
+                raise UnitError(f"{what}: {value!r} needs a unit, e.g. '{text} mg'")
+            q = ureg.Quantity(number, parse_unit(default_unit, what=what))
+        else:
+            try:
+                q = ureg.Quantity(text)
+            except Exception as exc:
+                raise UnitError(f"{what}: cannot read {value!r} as a quantity ({exc})") from None
+    else:
+        raise UnitError(f"{what}: expected a quantity or a string such as '500 mg', "
+                        f"got {type(value).__name__}")
+    mag = q.magnitude
+    if not isinstance(mag, (int, float)) or not math.isfinite(float(mag)):
+        raise UnitError(f"{what}: {value!r} is not a finite number")
+    return q
+
+
+def convert(value: QuantityLike, unit: str, *, what: str = "quantity") -> float:
+    """Convert ``value`` to ``unit`` and return a plain float.
+
+    Bare numbers are taken to be in ``unit`` already.
+
+    Raises
+    ------
+    UnitError
+        If the dimensions differ, naming ``what`` and both units.
+    """
+    target = parse_unit(unit, what=what)
+    q = parse_quantity(value, default_unit=unit, what=what)
+    try:
+        return float(q.to(target).magnitude)
+    except Exception:
+        raise UnitError(
+            f"{what}: {q:~P} cannot be converted to {target:~P} "
+            f"(dimension {q.dimensionality} is not {target.dimensionality})"
+        ) from None
