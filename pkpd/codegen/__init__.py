@@ -1,1 +1,133 @@
-"""Subpackage."""
+"""Code generation: Model -> lowered IR (cse) -> Python source file -> numba kernels.
+
+Every kernel has the signature :data:`KERNEL_SIG`, ``kernel(t, y, q, out)``, so that the engine
+is compiled once for that signature and receives each model's kernels as first-class functions.
+Generated modules live in a cache folder (``$PKPD_CACHE_DIR``, default ``~/.cache/pkpd``) and are
+compiled with ``numba.njit(KERNEL_SIG, cache=True)``: a later process loads them from numba's
+disk cache without compiling.
+
+========  ==============================  ==================================================
+kernel    call                            writes
+========  ==============================  ==================================================
+derive    ``derive(t, y, q, q)``          the derived slots of q
+rhs       ``rhs(t, y, q, dy)``            dy[i] = d state_i/dt (without dose inputs)
+jac       ``jac(t, y, q, J)``             J[i*n + j] = d rhs_i / d y_j (row-major)
+outputs   ``outputs(t, y, q, out)``       out[k] = scale_k * output_k
+dosing    ``dosing(t, y, q, a)``          a[i]=F_i, a[n+i]=lag_i, a[2n+i]=rate_i, a[3n+i]=dur_i
+init      ``init(t, y, q, y0)``           y0[i] = initial amount of state i
+========  ==============================  ==================================================
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+from numba import types
+
+from ..model import Model
+from ._cache import cache_dir, disk_key, import_source, write_source
+from ._emit import emit
+from ._lower import KERNELS, ParameterLayout, lower
+
+__all__ = ["KERNEL_SIG", "CompiledModel", "ParameterLayout", "compile_model", "generate_source"]
+
+KERNEL_SIG = types.void(types.float64, types.float64[::1], types.float64[::1],
+                        types.float64[::1])
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledModel:
+    """A model compiled into numba kernels (see the module docstring for the kernels).
+
+    Attributes
+    ----------
+    model : Model
+    layout : ParameterLayout
+        Names <-> slots of the per-subject vector ``q = [theta | eta | cov | derived]``.
+    q_template : numpy.ndarray
+        Typical values, eta = 0, covariate defaults (NaN where none), derived = 0.
+    is_linear : bool
+        True when no Jacobian entry depends on a state (decided symbolically).
+    source : str
+        The generated Python source.
+    """
+
+    model: Model
+    layout: ParameterLayout
+    state_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    n_state: int
+    n_out: int
+    q_template: np.ndarray
+    rhs: Any
+    jac: Any
+    derive: Any
+    outputs: Any
+    dosing: Any
+    init: Any
+    is_linear: bool
+    source: str
+    path: str = ""
+
+    def __repr__(self) -> str:
+        return (f"CompiledModel({self.model.name!r}, states={self.state_names}, "
+                f"outputs={self.output_names}, linear={self.is_linear})")
+
+
+_MEMORY: dict[str, CompiledModel] = {}
+_LOCK = threading.Lock()
+
+
+def generate_source(model: Model) -> str:
+    """The Python source generated for ``model`` (without compiling it)."""
+    return emit(lower(model), name=model.name, model_hash=model.hash)
+
+
+def compile_model(model: Model) -> CompiledModel:
+    """Compile ``model`` into numba kernels, cached in memory and on disk.
+
+    Parameters
+    ----------
+    model : Model
+
+    Returns
+    -------
+    CompiledModel
+
+    Examples
+    --------
+    >>> import pkpd
+    >>> cm = compile_model(pkpd.load_model("two_cmt_oral"))   # doctest: +SKIP
+    >>> cm.layout.index("TVCL")                                # doctest: +SKIP
+    1
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"compile_model expects a pkpd Model, got {type(model).__name__}")
+    key = disk_key(model.hash)
+    with _LOCK:
+        cached = _MEMORY.get(key)
+        if cached is not None:
+            return cached
+        ir = lower(model)
+        source = emit(ir, name=model.name, model_hash=model.hash)
+        cache_dir()
+        path = write_source(source, key)
+        module = import_source(path, key)
+        kernels = {k: numba.njit(KERNEL_SIG, cache=True, error_model="numpy")(getattr(module, k))
+                   for k in KERNELS}
+        layout = ir.layout
+        q = np.zeros(layout.n_q)
+        q[layout.theta_slice] = [p.value for p in model.parameters]
+        q[layout.cov_slice] = [np.nan if c.default is None else c.default
+                               for c in model.covariates]
+        q.setflags(write=False)
+        compiled = CompiledModel(
+            model=model, layout=layout, state_names=model.state_names,
+            output_names=model.output_names, n_state=model.n_state, n_out=len(model.outputs),
+            q_template=q, is_linear=ir.is_linear, source=source, path=str(path), **kernels)
+        _MEMORY[key] = compiled
+        return compiled

@@ -1,1 +1,33 @@
-"""Subpackage."""
+"""The symbolic model layer: :class:`Model`, :class:`ModelBuilder`, model files, validation.
+
+A model is declared once (in Python with :class:`ModelBuilder`, or in a TOML model file read by
+:func:`load_model_file`), checked once (names, references, dimensions) and then frozen.
+"""
+
+from __future__ import annotations
+
+from ._builder import ModelBuilder as ModelBuilder
+from ._model import Covariate as Covariate
+from ._model import Derived as Derived
+from ._model import DosingAttributes as DosingAttributes
+from ._model import Model as Model
+from ._model import Output as Output
+from ._model import Parameter as Parameter
+from ._model import State as State
+from ._parser import parse_expression as parse_expression
+from ._toml import load_model_file as load_model_file
+from ._toml import model_from_toml as model_from_toml
+
+__all__ = [
+    "Covariate",
+    "Derived",
+    "DosingAttributes",
+    "Model",
+    "ModelBuilder",
+    "Output",
+    "Parameter",
+    "State",
+    "load_model_file",
+    "model_from_toml",
+    "parse_expression",
+]

@@ -1,0 +1,201 @@
+"""The frozen symbolic model and its records."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from ..errors import ModelError
+
+__all__ = ["Covariate", "Derived", "DosingAttributes", "Model", "Output", "Parameter", "State"]
+
+
+_ZERO = sp.Float(0.0)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A population (typical) parameter: value in ``unit``."""
+
+    name: str
+    value: float
+    unit: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """A subject covariate; dimensionless in equations, its number is expressed in ``unit``."""
+
+    name: str
+    unit: str
+    default: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class State:
+    """A compartment (state variable) with its amount unit and initial value."""
+
+    name: str
+    unit: str
+    initial: sp.Expr = _ZERO
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Derived:
+    """An individual-parameter equation ``name = expr`` with the unit of the result."""
+
+    name: str
+    expr: sp.Expr
+    unit: str
+
+
+@dataclass(frozen=True)
+class Output:
+    """A model output; the reported value is ``scale * expr`` (expr in model units)."""
+
+    name: str
+    expr: sp.Expr
+    unit: str
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class DosingAttributes:
+    """Dose attributes of one compartment; ``None`` means the default (F=1, lag=0, none)."""
+
+    state: str
+    F: sp.Expr | None = None
+    lag: sp.Expr | None = None
+    rate: sp.Expr | None = None
+    duration: sp.Expr | None = None
+
+
+def _srepr(expr: sp.Basic | None) -> str:
+    return "None" if expr is None else sp.srepr(expr)
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A PK/PD model: symbolic, validated and immutable.
+
+    Build one with :class:`~pkpd.model.ModelBuilder` or load a model file with
+    :func:`pkpd.load_model`; the constructor itself does not validate.
+
+    Two models are equal when their :attr:`hash` is equal.
+    """
+
+    name: str
+    description: str
+    time_unit: str
+    parameters: tuple[Parameter, ...]
+    etas: tuple[str, ...]
+    omega: np.ndarray | None
+    covariates: tuple[Covariate, ...]
+    derived: tuple[Derived, ...]
+    states: tuple[State, ...]
+    odes: tuple[sp.Expr, ...]
+    outputs: tuple[Output, ...]
+    dosing: tuple[DosingAttributes, ...] = ()
+    routes: dict[str, str] = field(default_factory=dict)
+    error: dict[str, dict[str, float]] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    # -- names -------------------------------------------------------------------------------
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.states)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    @property
+    def covariate_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.covariates)
+
+    @property
+    def derived_names(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.derived)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.outputs)
+
+    @property
+    def n_state(self) -> int:
+        return len(self.states)
+
+    @property
+    def t(self) -> sp.Symbol:
+        """The time symbol."""
+        return sp.Symbol("t", real=True)
+
+    def symbol(self, name: str) -> sp.Symbol:
+        """The sympy symbol of a declared name (parameter, eta, covariate, derived, state)."""
+        known = (*self.parameter_names, *self.etas, *self.covariate_names, *self.derived_names,
+                 *self.state_names, "t")
+        if name not in known:
+            raise ModelError(f"model {self.name!r} has no symbol {name!r}; "
+                             f"known: {', '.join(known)}")
+        return sp.Symbol(name, real=True)
+
+    # -- identity ----------------------------------------------------------------------------
+    @functools.cached_property
+    def canonical_text(self) -> str:
+        """The text hashed by :attr:`hash`: every name, unit, value and expression, in order."""
+        lines: list[str] = [f"model {self.name!r} {self.description!r} {self.time_unit!r}"]
+        lines += [f"parameter {p.name} {float(p.value)!r} {p.unit!r} {p.description!r}"
+                  for p in self.parameters]
+        lines.append(f"etas {list(self.etas)!r}")
+        omega = None if self.omega is None else [[float(v) for v in row] for row in self.omega]
+        lines.append(f"omega {omega!r}")
+        lines += [f"covariate {c.name} {c.unit!r} "
+                  f"{None if c.default is None else float(c.default)!r} {c.description!r}"
+                  for c in self.covariates]
+        lines += [f"derived {d.name} {d.unit!r} {_srepr(d.expr)}" for d in self.derived]
+        lines += [f"state {s.name} {s.unit!r} {_srepr(s.initial)} {s.description!r}"
+                  for s in self.states]
+        lines += [f"ode {s.name} {_srepr(e)}" for s, e in zip(self.states, self.odes, strict=True)]
+        lines += [f"output {o.name} {o.unit!r} {float(o.scale)!r} {_srepr(o.expr)}"
+                  for o in self.outputs]
+        lines += [f"dosing {d.state} {_srepr(d.F)} {_srepr(d.lag)} {_srepr(d.rate)} "
+                  f"{_srepr(d.duration)}" for d in self.dosing]
+        lines += [f"route {k} {v}" for k, v in sorted(self.routes.items())]
+        lines += [f"error {k} {sorted((n, float(v)) for n, v in e.items())!r}"
+                  for k, e in sorted(self.error.items())]
+        lines += [f"metadata {k} {v!r}" for k, v in sorted(self.metadata.items())]
+        return "\n".join(lines) + "\n"
+
+    @functools.cached_property
+    def hash(self) -> str:
+        """sha256 (hex) of :attr:`canonical_text`; identical however the model was declared."""
+        return hashlib.sha256(self.canonical_text.encode()).hexdigest()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Model) and other.hash == self.hash
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
+
+    def __repr__(self) -> str:
+        return (f"Model({self.name!r}: states {', '.join(self.state_names)}; "
+                f"outputs {', '.join(self.output_names)}; hash {self.hash[:12]})")
+
+    def summary(self) -> str:
+        """A readable listing of the equations."""
+        out: list[str] = [f"model {self.name} (time in {self.time_unit}): {self.description}"]
+        out += [f"  parameter {p.name} = {p.value} {p.unit}" for p in self.parameters]
+        out += [f"  covariate {c.name} [{c.unit}] default {c.default}" for c in self.covariates]
+        out += [f"  eta {e}" for e in self.etas]
+        out += [f"  {d.name} = {d.expr}  [{d.unit}]" for d in self.derived]
+        out += [f"  d{s.name}/dt = {e}  [{s.unit}]"
+                for s, e in zip(self.states, self.odes, strict=True)]
+        out += [f"  {o.name} = {o.scale:g} * ({o.expr})  [{o.unit}]" for o in self.outputs]
+        return "\n".join(out)

@@ -1,0 +1,173 @@
+"""Model files: a TOML declaration read into a :class:`~pkpd.model.Model` through the builder.
+
+A model file is data, never code: every equation is text read by the safe parser
+(:func:`~pkpd.model.parse_expression`), and the file goes through the same
+:class:`~pkpd.model.ModelBuilder` calls, hence the same checks, as a model declared in Python.
+Tables and keys (anything else is an error naming it and listing the valid ones)::
+
+    [model]                 # name (required), time_unit (default "h"), description,
+                            # and free-text metadata: source, doi, status, references, notes
+    name = "two_cmt_oral"
+    time_unit = "h"
+
+    [parameters]            # typical values: NAME = { value, unit, description }
+    TVCL = { value = 5.0, unit = "L/h" }
+
+    [covariates]            # NAME = { unit, default, description } or NAME = "unit"
+    WT = { unit = "kg", default = 70 }
+
+    [variability]           # variances of independent etas, or one correlated block;
+    omega = { eta_CL = 0.09, eta_V1 = 0.0625 }
+    # omega = { names = ["eta_CL", "eta_V1"], matrix = [[0.09, 0.01], [0.01, 0.0625]] }
+    # blocks = [ { names = [...], matrix = [[...]] }, ... ]   (further blocks)
+
+    [individual]            # in evaluation order: NAME = "expr" or { expr, unit }
+    CL = "TVCL * (WT/70)**0.75 * exp(eta_CL)"
+
+    [states]                # in compartment order: NAME = { unit, initial, description } or "unit"
+    central = { unit = "mg" }
+
+    [odes]                  # NAME = "expr", one per state
+    central = "-CL/V1*central"
+
+    [outputs]               # NAME = { expr, unit } or "expr"
+    CP = { expr = "central/V1", unit = "mg/L" }
+
+    [dosing.central]        # F, lag, rate, duration = "expr"
+    F = "BIOAV"
+
+    [routes]                # ROUTE = "state"
+    IV = "central"
+
+    [error]                 # OUTPUT = { proportional, additive }
+    CP = { proportional = 0.1, additive = 0.05 }
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelError
+from ._builder import ModelBuilder
+from ._model import Model
+
+__all__ = ["SECTIONS", "load_model_file", "model_from_toml"]
+
+SECTIONS = ("model", "parameters", "covariates", "variability", "individual", "states", "odes",
+            "outputs", "dosing", "routes", "error")
+_MODEL_KEYS = ("name", "description", "time_unit", "source", "doi", "status", "references",
+               "notes")
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ModelError(f"{where}: [{key}] must be a table, got {type(value).__name__}")
+    return dict(value)
+
+
+def _check_keys(table: Mapping[str, Any], valid: tuple[str, ...], where: str) -> None:
+    for key in table:
+        if key not in valid:
+            raise ModelError(f"{where}: unknown key {key!r} (valid keys: {', '.join(valid)})")
+
+
+def model_from_toml(data: Mapping[str, Any], *, source: str = "<model>") -> Model:
+    """Build a model from the parsed content of a model file (see the module docstring)."""
+    for section in data:
+        if section not in SECTIONS:
+            raise ModelError(f"{source}: unknown section [{section}] (valid sections: "
+                             f"{', '.join(SECTIONS)})")
+    head = _table(data, "model", source)
+    _check_keys(head, _MODEL_KEYS, f"{source}: [model]")
+    if "name" not in head:
+        raise ModelError(f"{source}: [model] needs a name")
+    mb = ModelBuilder(head["name"], time_unit=head.get("time_unit", "h"),
+                      description=head.get("description", ""))
+    meta = {k: v for k, v in head.items() if k not in ("name", "description", "time_unit")}
+    if meta:
+        mb.metadata(**meta)
+
+    mb.parameters(**_table(data, "parameters", source))
+    mb.covariates(**_table(data, "covariates", source))
+
+    variability = _table(data, "variability", source)
+    _check_keys(variability, ("omega", "blocks"), f"{source}: [variability]")
+    blocks = list(variability.get("blocks", []))
+    omega = variability.get("omega")
+    if isinstance(omega, Mapping) and ("names" in omega or "matrix" in omega):
+        blocks.insert(0, omega)
+    elif omega is not None:
+        if not isinstance(omega, Mapping):
+            raise ModelError(f"{source}: [variability] omega must be a table of variances or "
+                             "{ names = [...], matrix = [[...]] }")
+        mb.etas(**omega)
+    for block in blocks:
+        if not isinstance(block, Mapping):
+            raise ModelError(f"{source}: [variability] block must be a table {{names, matrix}}")
+        _check_keys(block, ("names", "matrix"), f"{source}: [variability] block")
+        mb.omega_block(block.get("names", []), block.get("matrix", []))
+
+    for name, spec in _table(data, "individual", source).items():
+        if isinstance(spec, Mapping):
+            _check_keys(spec, ("expr", "unit"), f"{source}: [individual] {name}")
+            if "expr" not in spec:
+                raise ModelError(f"{source}: [individual] {name} needs 'expr'")
+            mb.derive(name, spec["expr"], unit=spec.get("unit"))
+        else:
+            mb.derive(name, spec)
+
+    mb.states(**_table(data, "states", source))
+    for name, expr in _table(data, "odes", source).items():
+        mb.ode(name, expr)
+    for name, spec in _table(data, "outputs", source).items():
+        if isinstance(spec, Mapping):
+            _check_keys(spec, ("expr", "unit"), f"{source}: [outputs] {name}")
+            if "expr" not in spec:
+                raise ModelError(f"{source}: [outputs] {name} needs 'expr'")
+            mb.output(name, spec["expr"], unit=spec.get("unit"))
+        else:
+            mb.output(name, spec)
+    for state, attrs in _table(data, "dosing", source).items():
+        if not isinstance(attrs, Mapping):
+            raise ModelError(f"{source}: [dosing.{state}] must be a table")
+        _check_keys(attrs, ("F", "lag", "rate", "duration"), f"{source}: [dosing.{state}]")
+        mb.dosing(state, **attrs)
+    for route, state in _table(data, "routes", source).items():
+        mb.route(route, state)
+    for output, spec in _table(data, "error", source).items():
+        if not isinstance(spec, Mapping):
+            raise ModelError(f"{source}: [error] {output} must be a table "
+                             "{ proportional, additive }")
+        mb.error(output, **spec)
+    return mb.build()
+
+
+def load_model_file(path: str | Path) -> Model:
+    """Read a TOML model file.
+
+    Raises
+    ------
+    ModelError
+        On a TOML syntax error (with the file and line), an unknown section or key, or any
+        problem found by the model checks.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{path}: TOML syntax error: {exc}") from None
+    try:
+        return model_from_toml(data, source=str(path))
+    except ModelError as exc:
+        msg = str(exc)
+        if str(path) in msg:
+            raise
+        raise ModelError(f"{path.name}: {msg}") from None

@@ -1,0 +1,367 @@
+"""Orchestration: from a model, dosing events and subjects to an ``xarray.Dataset``.
+
+One path for one subject or millions: the subjects' parameter vectors are stacked into a matrix,
+the events are lowered once, and the compiled engine runs every subject in a single parallel
+numba call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import __version__
+from .errors import DataError, ModelError, PkpdError, RegimenError, UnitError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import xarray as xr
+
+    from .codegen import CompiledModel
+    from .events import EventTable
+    from .model import Model
+
+__all__ = ["parse_times", "simulate"]
+
+_RANGE = re.compile(
+    r"^\s*(?P<start>[-+0-9.eE]+)\s*(?P<u1>[^.\d\s][^.]*?)?\s*\.\.\s*(?P<stop>[-+0-9.eE]+)\s*"
+    r"(?P<u2>[^\s\d][\w/*^]*)?\s+by\s+(?P<step>[-+0-9.eE]+)\s*(?P<u3>\S+)?\s*$")
+
+
+def parse_times(times: Any, time_unit: str) -> np.ndarray:
+    """Read output times into a float array in the model's time unit.
+
+    Accepts an array of numbers (already in ``time_unit``), a pint Quantity array, or text such
+    as ``"0..168 h by 0.5 h"`` (``start..stop [unit] by step [unit]``, stop included when it
+    falls on the grid).
+
+    Raises
+    ------
+    UnitError
+        For unreadable text, a wrong dimension, or non-finite, negative or decreasing times.
+    """
+    from .units import convert, registry
+
+    ureg = registry()
+    if isinstance(times, str):
+        m = _RANGE.match(times)
+        if not m:
+            raise UnitError(f"times: cannot read {times!r}; expected e.g. '0..168 h by 0.5 h'")
+        unit = m["u2"] or m["u1"] or m["u3"] or time_unit
+        start = convert(f"{m['start']} {m['u1'] or unit}", time_unit, what="times start")
+        stop = convert(f"{m['stop']} {unit}", time_unit, what="times stop")
+        step = convert(f"{m['step']} {m['u3'] or unit}", time_unit, what="times step")
+        if not step > 0 or stop < start:
+            raise UnitError(f"times: {times!r} needs step > 0 and stop >= start")
+        n = int(np.floor((stop - start) / step * (1 + 1e-12))) + 1
+        arr = start + step * np.arange(n)
+    elif isinstance(times, ureg.Quantity):
+        try:
+            arr = np.atleast_1d(times.to(time_unit).magnitude).astype(float)
+        except Exception:
+            raise UnitError(f"times: {times.units} is not a time unit "
+                            f"(model time unit {time_unit})") from None
+    else:
+        try:
+            arr = np.atleast_1d(np.asarray(times, dtype=float))
+        except (TypeError, ValueError):
+            raise UnitError("times: expected numbers, a Quantity array or text like "
+                            "'0..24 h by 1 h'") from None
+    if arr.ndim != 1 or not len(arr):
+        raise UnitError("times: need a non-empty one-dimensional sequence")
+    if not np.all(np.isfinite(arr)):
+        raise UnitError(f"times: value {arr[~np.isfinite(arr)][0]} is not finite")
+    if np.any(arr < 0):
+        raise UnitError(f"times: negative time {arr[arr < 0][0]}")
+    if np.any(np.diff(arr) < 0):
+        raise UnitError("times: must be in increasing order")
+    return arr
+
+
+def _as_compiled(model: Model | CompiledModel | str) -> CompiledModel:
+    from .codegen import CompiledModel, compile_model
+
+    if isinstance(model, CompiledModel):
+        return model
+    if isinstance(model, str):
+        from .library import load_model
+
+        model = load_model(model)
+    from .model import Model
+
+    if not isinstance(model, Model):
+        raise ModelError(f"model: expected a pkpd.Model, a CompiledModel or a model name, "
+                         f"got {type(model).__name__}")
+    return compile_model(model)
+
+
+def _table_columns(table: Any, what: str) -> tuple[dict[str, np.ndarray], int, np.ndarray | None]:
+    """Columns of a DataFrame or mapping of arrays as float arrays, the row count, and IDs."""
+    import pandas as pd
+
+    if isinstance(table, pd.DataFrame):
+        cols = {str(c): table[c].to_numpy() for c in table.columns}
+    elif isinstance(table, Mapping):
+        cols = {str(k): np.atleast_1d(np.asarray(v)) for k, v in table.items()}
+    else:
+        raise DataError(f"{what}: expected a pandas DataFrame or a dict of arrays, "
+                        f"got {type(table).__name__}")
+    ids = None
+    for key in list(cols):
+        if key.upper() == "ID":
+            ids = np.asarray(cols.pop(key))
+    lengths = {len(v) for v in cols.values()}
+    if ids is not None:
+        lengths.add(len(ids))
+    if len(lengths) > 1:
+        raise DataError(f"{what}: columns have different lengths {sorted(lengths)}")
+    n = lengths.pop() if lengths else 0
+    return cols, n, ids
+
+
+def _subject_matrix(cm: CompiledModel, n_sub: int, sources: Sequence[tuple[str, Any]],
+                    skip_covariates: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Stack each subject's q vector: typical values, then columns of params/patients tables."""
+    from .units import convert
+
+    layout = cm.layout
+    q = np.tile(cm.q_template, (n_sub, 1))
+    model = cm.model
+    cov_units = {c.name: c.unit for c in model.covariates}
+    settable = list(model.parameter_names) + list(model.etas) + list(model.covariate_names)
+    ids = None
+    for what, table in sources:
+        if table is None:
+            continue
+        cols, n, tids = _table_columns(table, what)
+        if n != n_sub:
+            raise DataError(f"{what}: has {n} rows but there are {n_sub} subjects")
+        if tids is not None:
+            ids = tids
+        for name, values in cols.items():
+            if name not in settable:
+                raise DataError(f"{what}: column {name!r} is not a parameter, eta or covariate "
+                                f"of model '{model.name}'; valid: {', '.join(settable)}")
+            if name in skip_covariates:
+                raise DataError(f"{what}: covariate {name!r} is already given by the dataset")
+            if values.dtype.kind in "fiub":
+                arr = values.astype(float)
+            else:
+                unit = cov_units.get(name)
+                if unit is None:
+                    unit = next(p.unit for p in model.parameters if p.name == name) \
+                        if name in model.parameter_names else ""
+                arr = np.array([convert(v, unit, what=f"{what} column {name} row {i + 1}")
+                                for i, v in enumerate(values)])
+            bad = np.flatnonzero(~np.isfinite(arr))
+            if len(bad):
+                raise DataError(f"{what}: column {name!r} row {bad[0] + 1} is not a finite "
+                                f"number ({values[bad[0]]!r})")
+            q[:, layout.index(name)] = arr
+    return q, ids
+
+
+def _events_for(cm: CompiledModel, events: Any, n_sub: int, weights: np.ndarray | None
+                ) -> tuple[EventTable, np.ndarray | None, bool]:
+    """Lower the ``events`` argument to an EventTable with one block per subject.
+
+    Returns the table, the subject ids it defines (None for a regimen), and whether it is a
+    dataset (each subject its own records).
+    """
+    from .events import Dose, EventTable, Regimen
+    from .io.nonmem import NonmemData
+
+    if isinstance(events, str):
+        events = Regimen.parse(events)
+    if isinstance(events, Dose):
+        events = Regimen.single(events)
+    if isinstance(events, Regimen):
+        table = events.to_events(cm.model, weight=weights)
+        if table.n_subjects == 1 and n_sub > 1:
+            table = EventTable.concat([table] * n_sub)
+        return table, None, False
+    if isinstance(events, NonmemData):
+        events = events.events
+    if isinstance(events, EventTable):
+        events.check(cm.model)
+        return events, np.asarray(events.ids), True
+    raise RegimenError(f"events: expected a Regimen, regimen text, a Dose, NonmemData or an "
+                       f"EventTable, got {type(events).__name__}")
+
+
+def simulate(
+    model: Model | CompiledModel | str,
+    events: Any,
+    patients: pd.DataFrame | Mapping[str, Any] | None = None,
+    *,
+    params: pd.DataFrame | Mapping[str, Any] | None = None,
+    times: Any = None,
+    outputs: Sequence[str] | None = None,
+    states: bool = False,
+    solver: str = "auto",
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_steps: int | None = None,
+) -> xr.Dataset:
+    """Simulate a model for one or many subjects.
+
+    Parameters
+    ----------
+    model : Model, CompiledModel or str
+        The model, its compiled form, or the name/path of a model file (see
+        :func:`pkpd.load_model`).
+    events : Regimen, str, Dose, NonmemData or EventTable
+        A regimen (or regimen text such as ``"500 mg PO q12h x 14"``) given to every subject,
+        or a NONMEM-format dataset (each subject its own records and covariates).
+    patients : DataFrame or dict of arrays, optional
+        One row per subject, columns = covariates of the model. Numbers are read in the
+        covariate's declared unit; strings or pint quantities are converted (``"82 kg"``).
+    params : DataFrame or dict of arrays, optional
+        One row per subject, columns = model parameters (typical values), etas or covariates.
+        Anything not given takes its typical value (etas 0, covariates their default).
+    times : array, Quantity or str, optional
+        Output times (in the model time unit if plain numbers), e.g. ``"0..168 h by 0.5 h"``.
+        Without ``times`` a dataset is predicted at each of its records (as NONMEM's table).
+    outputs : sequence of str, optional
+        The outputs to return (default: all of the model's outputs).
+    states : bool
+        Also return the amount in every state.
+    solver : {"auto", "dopri5", "rosenbrock"}
+        Integration method (see :mod:`pkpd.engine`).
+    rtol, atol : float, optional
+        Tolerances (defaults 1e-6 and 1e-9, in each state's unit).
+    max_steps : int, optional
+        Largest number of steps between two records.
+
+    Returns
+    -------
+    xarray.Dataset
+        With ``times``: dims ``(id, time)``. Without (dataset records): dim ``record`` with
+        coordinates ``id``, ``time`` and ``evid`` per record. One variable per output (and per
+        state if ``states``); every variable and coordinate has a ``units`` attribute, so
+        ``ds.pint.quantify()`` (pint-xarray) gives quantities.
+
+    Raises
+    ------
+    ModelError, RegimenError, DataError, UnitError
+        Invalid input, naming the offending item.
+    SolverError
+        If integration fails for a subject (named, with the time and state).
+
+    Examples
+    --------
+    >>> import pkpd
+    >>> ds = pkpd.simulate("two_cmt_oral", "500 mg PO q12h x 14", times="0..168 h by 1 h")
+    >>> float(ds["CP"].sel(time=12.0).squeeze()) > 0
+    True
+    """
+    import xarray as xr
+
+    from . import engine
+
+    cm = _as_compiled(model)
+    m = cm.model
+
+    # number of subjects from the tables, if any
+    n_tab = None
+    for what, tab in (("params", params), ("patients", patients)):
+        if tab is not None:
+            _, n, _ = _table_columns(tab, what)
+            if n_tab is not None and n != n_tab:
+                raise DataError(f"params has {n_tab} rows but patients has {n}")
+            n_tab = n
+    weights = None
+    for tab in (patients, params):
+        if tab is not None:
+            cols, _, _ = _table_columns(tab, "patients")
+            if "WT" in cols:
+                from .units import convert
+
+                unit = next((c.unit for c in m.covariates if c.name == "WT"), "kg")
+                weights = np.array([convert(w, unit, what="WT") for w in cols["WT"]])
+                if unit != "kg":
+                    weights = np.array([convert(f"{w} {unit}", "kg") for w in weights])
+    if weights is None and "WT" in m.covariate_names:
+        default = next(c.default for c in m.covariates if c.name == "WT")
+        if default is not None:
+            weights = np.full(n_tab or 1, float(default))
+
+    table, data_ids, is_dataset = _events_for(cm, events, n_tab or 1, weights)
+    n_sub = table.n_subjects
+    if n_tab is not None and n_tab != n_sub:
+        raise DataError(f"the dataset has {n_sub} subjects but params/patients have {n_tab} rows")
+
+    # covariates: per record from the dataset, else constant per subject from q
+    cov_names = [c for c in table.cov_names if c in m.covariate_names]
+    cov_idx = [table.cov_names.index(c) for c in cov_names]
+    q, tab_ids = _subject_matrix(cm, n_sub, [("params", params), ("patients", patients)],
+                                 cov_names)
+    missing = [c.name for c in m.covariates
+               if c.name not in cov_names and np.isnan(q[:, cm.layout.index(c.name)]).any()]
+    if missing:
+        raise DataError(f"covariate(s) {', '.join(missing)} of model '{m.name}' not given and "
+                        f"without default: give them in `patients`, `params` or the dataset")
+    if cov_idx != list(range(len(table.cov_names))):
+        from dataclasses import replace
+
+        table = replace(table, cov=np.ascontiguousarray(table.cov[:, cov_idx]),
+                        cov_names=tuple(cov_names),
+                        cov_interp=tuple(table.cov_interp[i] for i in cov_idx))
+    cov_slot = np.array([cm.layout.index(c) for c in cov_names], dtype=np.int64)
+    cov_nocb = np.array([1 if r == "nocb" else 0 for r in table.cov_interp], dtype=np.int64)
+
+    ids = data_ids if data_ids is not None else (
+        tab_ids if tab_ids is not None else np.arange(1, n_sub + 1))
+
+    out_times = parse_times(times, m.time_unit) if times is not None else None
+    if out_times is None and not is_dataset:
+        raise UnitError("times: give output times for a regimen, e.g. times='0..24 h by 0.5 h'")
+    prep = engine.prepare(table, out_times)
+
+    wanted = list(outputs) if outputs is not None else list(cm.output_names)
+    unknown = [o for o in wanted if o not in cm.output_names]
+    if unknown:
+        raise ModelError(f"outputs: {', '.join(unknown)} not in model '{m.name}'; valid: "
+                         f"{', '.join(cm.output_names)}")
+
+    out, st, status = engine.run(
+        cm, prep, q, cov_slot, cov_nocb, ids=ids,
+        rtol=engine.DEFAULT_RTOL if rtol is None else rtol,
+        atol=engine.DEFAULT_ATOL if atol is None else atol,
+        solver=solver, max_steps=engine.DEFAULT_MAX_STEPS if max_steps is None else max_steps,
+        want_states=states)
+
+    time_attrs = {"units": m.time_unit, "long_name": "time"}
+    attrs = {"model": m.name, "model_hash": m.hash, "pkpd_version": __version__,
+             "solver": solver, "rtol": float(rtol or engine.DEFAULT_RTOL),
+             "atol": float(atol or engine.DEFAULT_ATOL)}
+    if np.any(status[:, 4] > 0):
+        attrs["steady_state_max_residual"] = float(status[:, 4].max())
+
+    if out_times is not None:
+        shape: tuple[int, ...] = (n_sub, len(out_times))
+        dims: tuple[str, ...] = ("id", "time")
+        coords: dict[str, Any] = {"id": ids, "time": ("time", out_times, time_attrs)}
+    else:
+        shape = (prep.n_rows,)
+        dims = ("record",)
+        sel = np.flatnonzero(table.output)
+        subj = np.repeat(np.arange(n_sub), np.diff(table.offsets))[sel]
+        coords = {"id": ("record", ids[subj]),
+                  "time": ("record", table.time[sel], time_attrs),
+                  "evid": ("record", table.evid[sel])}
+    data_vars: dict[str, Any] = {}
+    for o in wanted:
+        k = cm.output_names.index(o)
+        unit = m.outputs[k].unit
+        data_vars[o] = (dims, out[:, k].reshape(shape), {"units": unit, "long_name": o})
+    if st is not None:
+        for k, s in enumerate(m.states):
+            if s.name in data_vars:
+                raise PkpdError(f"state {s.name!r} has the name of an output")
+            data_vars[s.name] = (dims, st[:, k].reshape(shape),
+                                 {"units": s.unit, "long_name": f"amount in {s.name}"})
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
