@@ -7,6 +7,7 @@ on the standard grid, with the output names of pkpd's library models (M1: CP; M2
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -21,7 +22,7 @@ Outputs = dict[str, np.ndarray]
 _BOUNDS = [*DOSE_TIMES.tolist(), float(TIMES[-1])]
 _PIECES = [(lo, hi, np.flatnonzero((TIMES >= lo) & ((TIMES < hi) if k < len(DOSE_TIMES) - 1
                                                     else (TIMES <= hi))))
-           for k, (lo, hi) in enumerate(zip(_BOUNDS[:-1], _BOUNDS[1:], strict=True))]
+           for k, (lo, hi) in enumerate(pairwise(_BOUNDS))]
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,7 +160,6 @@ def numbalsoda_dop853(model: str) -> Callable[[Cohort], Outputs] | str:
 
     address = rhs.address
     is_m1 = model == "M1"
-    starts = np.array([lo for lo, _, _ in _PIECES])
     ends = np.array([hi for _, hi, _ in _PIECES])
     first = np.array([idx[0] for _, _, idx in _PIECES])
     count = np.array([idx.size for _, _, idx in _PIECES])
@@ -172,14 +172,11 @@ def numbalsoda_dop853(model: str) -> Callable[[Cohort], Outputs] | str:
         for i in range(n):
             p = params[i].copy()
             y = y0s[i].copy()
-            for k in range(starts.size):
+            for k in range(ends.size):
                 y[0] += 500.0
                 m = count[k]
-                t_eval = np.empty(m + 1)
-                t_eval[0] = starts[k]
-                for j in range(m):
-                    t_eval[j + 1] = times[first[k] + j]
-                if t_eval[m] != ends[k]:
+                t_eval = times[first[k]: first[k] + m].copy()  # starts at the dose time
+                if t_eval[m - 1] != ends[k]:
                     t_eval = np.append(t_eval, ends[k])
                 usol, ok = dop853(address, y, t_eval, data=p, rtol=1e-6, atol=1e-9)
                 if not ok:

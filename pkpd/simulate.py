@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
-from .errors import DataError, ModelError, PkpdError, RegimenError, UnitError
+from .errors import DataError, ModelError, RegimenError, UnitError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -164,6 +164,23 @@ def _subject_matrix(cm: CompiledModel, n_sub: int, sources: Sequence[tuple[str, 
     return q, ids
 
 
+def _weights_kg(model: Model, tables: Sequence[Any], n_sub: int) -> np.ndarray | None:
+    """Body weight of each subject in kg (for per-kg doses): a WT column of the tables, else the
+    default of the model's WT covariate, else None."""
+    from .units import convert
+
+    unit = next((c.unit for c in model.covariates if c.name == "WT"), "kg")
+    for tab in tables:
+        if tab is not None:
+            cols, _, _ = _table_columns(tab, "patients")
+            if "WT" in cols:
+                return np.array([convert(convert(w, unit, what="WT"), "kg") if unit == "kg"
+                                 else convert(f"{convert(w, unit, what='WT')} {unit}", "kg")
+                                 for w in cols["WT"]])
+    default = next((c.default for c in model.covariates if c.name == "WT"), None)
+    return None if default is None else np.full(n_sub, convert(f"{default} {unit}", "kg"))
+
+
 def _events_for(cm: CompiledModel, events: Any, n_sub: int, weights: np.ndarray | None
                 ) -> tuple[EventTable, np.ndarray | None, bool]:
     """Lower the ``events`` argument to an EventTable with one block per subject.
@@ -181,7 +198,7 @@ def _events_for(cm: CompiledModel, events: Any, n_sub: int, weights: np.ndarray 
     if isinstance(events, Regimen):
         table = events.to_events(cm.model, weight=weights)
         if table.n_subjects == 1 and n_sub > 1:
-            table = EventTable.concat([table] * n_sub)
+            table = table.tile(n_sub)
         return table, None, False
     if isinstance(events, NonmemData):
         events = events.events
@@ -273,22 +290,7 @@ def simulate(
             if n_tab is not None and n != n_tab:
                 raise DataError(f"params has {n_tab} rows but patients has {n}")
             n_tab = n
-    weights = None
-    for tab in (patients, params):
-        if tab is not None:
-            cols, _, _ = _table_columns(tab, "patients")
-            if "WT" in cols:
-                from .units import convert
-
-                unit = next((c.unit for c in m.covariates if c.name == "WT"), "kg")
-                weights = np.array([convert(w, unit, what="WT") for w in cols["WT"]])
-                if unit != "kg":
-                    weights = np.array([convert(f"{w} {unit}", "kg") for w in weights])
-    if weights is None and "WT" in m.covariate_names:
-        default = next(c.default for c in m.covariates if c.name == "WT")
-        if default is not None:
-            weights = np.full(n_tab or 1, float(default))
-
+    weights = _weights_kg(m, (patients, params), n_tab or 1)
     table, data_ids, is_dataset = _events_for(cm, events, n_tab or 1, weights)
     n_sub = table.n_subjects
     if n_tab is not None and n_tab != n_sub:
@@ -360,8 +362,8 @@ def simulate(
         data_vars[o] = (dims, out[:, k].reshape(shape), {"units": unit, "long_name": o})
     if st is not None:
         for k, s in enumerate(m.states):
-            if s.name in data_vars:
-                raise PkpdError(f"state {s.name!r} has the name of an output")
+            if s.name in cm.output_names:
+                continue  # an output that is this state itself (the only name allowed twice)
             data_vars[s.name] = (dims, st[:, k].reshape(shape),
                                  {"units": s.unit, "long_name": f"amount in {s.name}"})
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)

@@ -83,9 +83,14 @@ def parse_quantity(value: QuantityLike, *, default_unit: str | None = None,
     else:
         raise UnitError(f"{what}: expected a quantity or a string such as '500 mg', "
                         f"got {type(value).__name__}")
+    # pint-xarray switches the application registry to ndarray magnitudes: accept 0-d arrays
     mag = q.magnitude
-    if not isinstance(mag, (int, float)) or not math.isfinite(float(mag)):
-        raise UnitError(f"{what}: {value!r} is not a finite number")
+    try:
+        number = float(mag) if getattr(mag, "ndim", 0) == 0 else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise UnitError(f"{what}: {value!r} is not a single finite number")
     return q
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import pkpd
+
 N_SCENARIOS = 29
 
 

@@ -211,6 +211,6 @@ def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.nda
         where = f", state '{name}'" if name else ""
         more = f" ({len(failed) - 1} other subjects failed too)" if len(failed) > 1 else ""
         raise SolverError(
-            f"subject {ids[s]!r} at time {time:g}{where}: {_MESSAGES.get(code, code)}{more}",
+            f"subject {ids[s]} at time {time:g}{where}: {_MESSAGES.get(code, code)}{more}",
             subject=ids[s], time=time, state=name)
     return out, (states if want_states else None), status

@@ -417,7 +417,7 @@ def _steady_state(rhs, jac, x, q, c, bolus, rate, dur, ii, opts, wk, hst, diag, 
             m += 1
     if ii <= 0.0:
         rates[c] = rate
-        for it in range(maxit):
+        for _ in range(maxit):
             _feval(rhs, 0.0, x, q, rates, g)
             jac(0.0, x, q, a)
             for ii_ in range(m):
@@ -710,8 +710,8 @@ def _subject(rhs, jac, derive, outputs, dosing, init, n, n_out, lo, hi, rtime, r
                 else:
                     # xss: phase-0 state (just before an arrival). Doses of the past series were
                     # given at t - k*ii and arrive at t - k*ii + lag, k = 1, 2, ...
-                    kstar = max(1, int(math.ceil(lag / ii - 1e-12)))
-                    phase = t - (t - kstar * ii + lag)
+                    kstar = max(1, math.ceil(lag / ii - 1e-12))
+                    phase = kstar * ii - lag
                     if dur > 0.0:
                         m = math.floor(dur / ii + 1e-12)
                         rem = dur - m * ii

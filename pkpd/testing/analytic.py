@@ -44,7 +44,7 @@ every inter-compartmental clearance is positive and the peripheral rate constant
 References
 ----------
 .. [1] M. Gibaldi, D. Perrier, *Pharmacokinetics*, 2nd ed., Marcel Dekker, New York, 1982,
-   chapters 1-3 (one- and multi-compartment models, multiple dosing) and appendix C.
+   chapters 1-3 (one- and multi-compartment models, multiple dosing).
 .. [2] M. Rowland, T. N. Tozer, *Clinical Pharmacokinetics and Pharmacodynamics: Concepts and
    Applications*, 4th ed., Lippincott Williams & Wilkins, 2011 (constant-rate infusion,
    multiple-dose regimens, accumulation and steady state).
@@ -212,7 +212,7 @@ def one_cmt_bolus(t: ArrayLike, doses: Doses, CL: ArrayLike, V: ArrayLike) -> Fl
 
     References
     ----------
-    Gibaldi & Perrier, *Pharmacokinetics*, 2nd ed., ch. 1 (eq. 1.11) and ch. 3.
+    Gibaldi & Perrier, *Pharmacokinetics*, 2nd ed., ch. 1 and ch. 3.
     """
     lams, coefs = _one_cmt(CL, V)
     return _respond(_times(t), lams, coefs, V, doses, "bolus")
@@ -248,8 +248,7 @@ def one_cmt_infusion(t: ArrayLike, doses: Doses, CL: ArrayLike, V: ArrayLike) ->
 
     References
     ----------
-    Gibaldi & Perrier, ch. 2 (constant-rate intravenous infusion, eqs. 2.5 and 2.14);
-    Rowland & Tozer, ch. 10.
+    Gibaldi & Perrier, ch. 1 (constant-rate intravenous infusion); Rowland & Tozer.
     """
     lams, coefs = _one_cmt(CL, V)
     return _respond(_times(t), lams, coefs, V, doses, "infusion")
@@ -290,7 +289,7 @@ def one_cmt_oral(t: ArrayLike, doses: Doses, CL: ArrayLike, V: ArrayLike, KA: Ar
 
     References
     ----------
-    Gibaldi & Perrier, ch. 1 (eq. 1.75, absorption); Rowland & Tozer, ch. 6.
+    Gibaldi & Perrier, ch. 1 (first-order absorption); Rowland & Tozer.
     """
     lams, coefs = _one_cmt(CL, V)
     return _respond(_times(t), lams, coefs, V, doses, "oral", np.asarray(KA, dtype=float), F,
@@ -331,7 +330,7 @@ def two_cmt_bolus(t: ArrayLike, doses: Doses, CL: ArrayLike, V1: ArrayLike, Q: A
 
     References
     ----------
-    Gibaldi & Perrier, ch. 2 (two-compartment model, eqs. 2.7-2.11).
+    Gibaldi & Perrier, ch. 2 (two-compartment model).
     """
     lams, coefs = _two_cmt(CL, V1, Q, V2)
     return _respond(_times(t), lams, coefs, V1, doses, "bolus")
@@ -368,7 +367,7 @@ def two_cmt_infusion(t: ArrayLike, doses: Doses, CL: ArrayLike, V1: ArrayLike, Q
 
     References
     ----------
-    Gibaldi & Perrier, ch. 2 (intravenous infusion, multi-compartment); Rowland & Tozer, ch. 19.
+    Gibaldi & Perrier, ch. 2 (intravenous infusion, multi-compartment); Rowland & Tozer.
     """
     lams, coefs = _two_cmt(CL, V1, Q, V2)
     return _respond(_times(t), lams, coefs, V1, doses, "infusion")
@@ -411,7 +410,7 @@ def two_cmt_oral(t: ArrayLike, doses: Doses, CL: ArrayLike, V1: ArrayLike, Q: Ar
 
     References
     ----------
-    Gibaldi & Perrier, ch. 2 (two-compartment model with first-order absorption, eq. 2.80).
+    Gibaldi & Perrier, ch. 2 (two-compartment model with first-order absorption).
     """
     lams, coefs = _two_cmt(CL, V1, Q, V2)
     return _respond(_times(t), lams, coefs, V1, doses, "oral", np.asarray(KA, dtype=float), F,
@@ -452,7 +451,7 @@ def three_cmt_bolus(t: ArrayLike, doses: Doses, CL: ArrayLike, V1: ArrayLike, Q2
 
     References
     ----------
-    Gibaldi & Perrier, ch. 2 and appendix C (three-compartment model, Laplace transforms).
+    Gibaldi & Perrier, ch. 2 (three-compartment model).
     """
     lams, coefs = _three_cmt(CL, V1, Q2, V2, Q3, V3)
     return _respond(_times(t), lams, coefs, V1, doses, "bolus")
@@ -486,7 +485,7 @@ def three_cmt_infusion(t: ArrayLike, doses: Doses, CL: ArrayLike, V1: ArrayLike,
 
     References
     ----------
-    Gibaldi & Perrier, ch. 2 and appendix C.
+    Gibaldi & Perrier, ch. 2 (three-compartment model).
     """
     lams, coefs = _three_cmt(CL, V1, Q2, V2, Q3, V3)
     return _respond(_times(t), lams, coefs, V1, doses, "infusion")
@@ -526,7 +525,7 @@ def three_cmt_oral(t: ArrayLike, doses: Doses, CL: ArrayLike, V1: ArrayLike, Q2:
 
     References
     ----------
-    Gibaldi & Perrier, ch. 2 and appendix C.
+    Gibaldi & Perrier, ch. 2 (three-compartment model).
     """
     lams, coefs = _three_cmt(CL, V1, Q2, V2, Q3, V3)
     return _respond(_times(t), lams, coefs, V1, doses, "oral", np.asarray(KA, dtype=float), F,
@@ -572,7 +571,7 @@ def one_cmt_bolus_ss(t_after_dose: ArrayLike, dose: ArrayLike, tau: ArrayLike, C
 
     References
     ----------
-    Gibaldi & Perrier, ch. 3 (multiple dosing, eq. 3.9); Rowland & Tozer, ch. 11.
+    Gibaldi & Perrier, ch. 3 (multiple dosing); Rowland & Tozer.
     """
     t = _ss_times(t_after_dose, tau)
     k = np.asarray(CL, dtype=float) / np.asarray(V, dtype=float)
@@ -608,8 +607,7 @@ def one_cmt_infusion_ss(t_after_dose: ArrayLike, dose: ArrayLike, tau: ArrayLike
 
     References
     ----------
-    Gibaldi & Perrier, ch. 3 (repetitive intravenous infusion, eq. 3.43); Rowland & Tozer,
-    ch. 11.
+    Gibaldi & Perrier, ch. 3 (repetitive intravenous infusion); Rowland & Tozer.
     """
     t = _ss_times(t_after_dose, tau)
     tau, T = np.asarray(tau, dtype=float), np.asarray(duration, dtype=float)
@@ -663,7 +661,7 @@ def one_cmt_oral_ss(t_after_dose: ArrayLike, dose: ArrayLike, tau: ArrayLike, CL
 
     References
     ----------
-    Gibaldi & Perrier, ch. 3 (multiple oral dosing, eq. 3.57); Rowland & Tozer, ch. 11.
+    Gibaldi & Perrier, ch. 3 (multiple oral dosing); Rowland & Tozer.
     """
     t = _ss_times(t_after_dose, tau)
     tau = np.asarray(tau, dtype=float)
@@ -699,7 +697,7 @@ def css_average(F: ArrayLike, dose: ArrayLike, CL: ArrayLike, tau: ArrayLike) ->
 
     References
     ----------
-    Rowland & Tozer, ch. 11; Gibaldi & Perrier, ch. 3 (eq. 3.29).
+    Rowland & Tozer; Gibaldi & Perrier, ch. 3.
     """
     return (np.asarray(F, dtype=float) * np.asarray(dose, dtype=float)
             / (np.asarray(CL, dtype=float) * np.asarray(tau, dtype=float)))

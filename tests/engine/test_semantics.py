@@ -34,7 +34,7 @@ def _by_id(ds, var, i):
 
 def test_addl_equals_explicit_doses(one_cmt_iv):
     grid = np.arange(0.5, 60, 1.0)
-    rows = [(1, 0, 1, 100, 1, 0, 12, 3)] + _obs([1], grid)
+    rows = [(1, 0, 1, 100, 1, 0, 12, 3), *_obs([1], grid)]
     rows += [(2, t, 1, 100, 1) for t in (0, 12, 24, 36)] + _obs([2], grid)
     ds = _sim(one_cmt_iv, rows)
     np.testing.assert_allclose(_by_id(ds, "C", 1), _by_id(ds, "C", 2), rtol=1e-9)
@@ -64,8 +64,8 @@ def test_evid3_reset_clears_state_infusions_and_pending_doses(one_cmt_oral):
     # subject 1: oral dose with lag and an infusion, reset at 10 (before nothing is pending)
     # then a new dose at 12; subject 2: only the dose at 12
     rows = [(1, 0, 1, 100, 1), (1, 9, 1, 100, 2, 10), (1, 9.5, 1, 80, 1), (1, 10, 3, 0, 2),
-            (1, 12, 1, 100, 1)] + _obs([1], grid, 2)
-    rows += [(2, 0, 2, 0, 2), (2, 12, 1, 100, 1)] + _obs([2], grid, 2)
+            (1, 12, 1, 100, 1), *_obs([1], grid, 2)]
+    rows += [(2, 0, 2, 0, 2), (2, 12, 1, 100, 1), *_obs([2], grid, 2)]
     ds = _sim(one_cmt_oral, rows)
     c1, c2 = _by_id(ds, "C", 1), _by_id(ds, "C", 2)
     after = grid > 10
@@ -75,8 +75,8 @@ def test_evid3_reset_clears_state_infusions_and_pending_doses(one_cmt_oral):
 
 def test_evid4_reset_and_dose(one_cmt_iv):
     grid = np.arange(0.5, 30, 0.5)
-    rows = [(1, 0, 1, 100, 1), (1, 10, 4, 70, 1)] + _obs([1], grid)
-    rows += [(2, 10, 1, 70, 1)] + _obs([2], grid)
+    rows = [(1, 0, 1, 100, 1), (1, 10, 4, 70, 1), *_obs([1], grid)]
+    rows += [(2, 10, 1, 70, 1), *_obs([2], grid)]
     ds = _sim(one_cmt_iv, rows)
     after = grid >= 10
     c1, c2 = _by_id(ds, "C", 1), _by_id(ds, "C", 2)
@@ -86,9 +86,9 @@ def test_evid4_reset_and_dose(one_cmt_iv):
 
 def test_infusion_with_lag_is_the_shifted_infusion(one_cmt_oral):
     grid = np.arange(0.25, 24, 0.25)
-    rows = [(1, 2, 1, 100, 1, 40)] + _obs([1], grid, 2)
+    rows = [(1, 2, 1, 100, 1, 40), *_obs([1], grid, 2)]
     lagged = _sim(one_cmt_oral, rows)
-    shifted = _sim(one_cmt_oral, [(1, 2 + 0.75, 1, 100, 1, 40)] + _obs([1], grid, 2),
+    shifted = _sim(one_cmt_oral, [(1, 2 + 0.75, 1, 100, 1, 40), *_obs([1], grid, 2)],
                    params={"TLAG": [0.0]})
     np.testing.assert_allclose(lagged["C"].values, shifted["C"].values, rtol=1e-8, atol=1e-14)
     # F applies to the infused amount: 70 mg enter the depot over 70/40 h
@@ -101,8 +101,8 @@ def test_ss1_equals_limit_of_repeated_doses(one_cmt_oral, rate):
     tau, n = 12.0, 60
     t0 = tau * n
     grid = t0 + np.arange(0.0, tau, 0.5)
-    ss = [(1, t0, 1, 100, 1, rate, tau, 0, 1)] + _obs([1], grid, 2)
-    rep = [(2, 0, 1, 100, 1, rate, tau, n)] + _obs([2], grid, 2)
+    ss = [(1, t0, 1, 100, 1, rate, tau, 0, 1), *_obs([1], grid, 2)]
+    rep = [(2, 0, 1, 100, 1, rate, tau, n), *_obs([2], grid, 2)]
     ds = _sim(one_cmt_oral, ss + rep)
     np.testing.assert_allclose(_by_id(ds, "C", 1), _by_id(ds, "C", 2), rtol=1e-7)
 
@@ -112,8 +112,8 @@ def test_ss_infusion_longer_than_interval(one_cmt_iv):
     tau, n = 6.0, 80
     t0 = tau * n
     grid = t0 + np.arange(0.0, 3 * tau, 0.5)
-    ss = [(1, t0, 1, 100, 1, 100 / 15.0, tau, 0, 1)] + _obs([1], grid)
-    rep = [(2, 0, 1, 100, 1, 100 / 15.0, tau, n)] + _obs([2], grid)
+    ss = [(1, t0, 1, 100, 1, 100 / 15.0, tau, 0, 1), *_obs([1], grid)]
+    rep = [(2, 0, 1, 100, 1, 100 / 15.0, tau, n), *_obs([2], grid)]
     ds = _sim(one_cmt_iv, ss + rep)
     np.testing.assert_allclose(_by_id(ds, "C", 1), _by_id(ds, "C", 2), rtol=1e-7)
 
@@ -121,8 +121,8 @@ def test_ss_infusion_longer_than_interval(one_cmt_iv):
 def test_ss2_adds_to_the_current_state(one_cmt_iv):
     tau = 12.0
     grid = np.arange(20.5, 40, 1.0)
-    rows = [(1, 0, 1, 50, 1), (1, 20, 1, 100, 1, 0, tau, 0, 2)] + _obs([1], grid)
-    rows += [(2, 20, 1, 100, 1, 0, tau, 0, 1)] + _obs([2], grid)
+    rows = [(1, 0, 1, 50, 1), (1, 20, 1, 100, 1, 0, tau, 0, 2), *_obs([1], grid)]
+    rows += [(2, 20, 1, 100, 1, 0, tau, 0, 1), *_obs([2], grid)]
     ds = _sim(one_cmt_iv, rows)
     k = 0.1
     np.testing.assert_allclose(_by_id(ds, "C", 1) - _by_id(ds, "C", 2),
@@ -132,7 +132,7 @@ def test_ss2_adds_to_the_current_state(one_cmt_iv):
 def test_ss_constant_infusion_sets_the_state_and_stops(one_cmt_iv):
     # NONMEM: SS=1, AMT=0, RATE>0, II=0 puts the system at the steady state of the infusion;
     # nothing more is given afterwards (NONMEM conformance scenario 29 shows the decay)
-    rows = [(1, 0, 1, 0, 1, 10.0, 0, 0, 1)] + _obs([1], [0.0, 5.0, 50.0])
+    rows = [(1, 0, 1, 0, 1, 10.0, 0, 0, 1), *_obs([1], [0.0, 5.0, 50.0])]
     ds = _sim(one_cmt_iv, rows)
     np.testing.assert_allclose(ds["C"].values, 5.0 * np.exp(-0.1 * np.array([0, 5, 50.0])),
                                rtol=1e-8)
@@ -140,7 +140,7 @@ def test_ss_constant_infusion_sets_the_state_and_stops(one_cmt_iv):
 
 def test_modelled_rate_without_model_attribute_is_a_data_error(one_cmt_iv):
     with pytest.raises(pkpd.DataError, match="RATE"):
-        _sim(one_cmt_iv, [(1, 0, 1, 100, 1, -2)] + _obs([1], [1.0]))
+        _sim(one_cmt_iv, [(1, 0, 1, 100, 1, -2), *_obs([1], [1.0])])
 
 
 def test_locf_covariate_equals_nocb_with_values_shifted():
