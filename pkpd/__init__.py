@@ -48,7 +48,9 @@ _LAZY: dict[str, str] = {
     "read_nonmem": "pkpd.io.nonmem",
     "write_nonmem": "pkpd.io.nonmem",
     "NonmemData": "pkpd.io.nonmem",
-    "simulate": "pkpd.simulate",
+    "simulate": "pkpd.simulation",
+    "simulate_chunked": "pkpd.scale",
+    "simulate_to_zarr": "pkpd.scale",
 }
 
 __all__ = [
@@ -90,4 +92,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .library import load_model as load_model
     from .model import Model as Model
     from .model import ModelBuilder as ModelBuilder
-    from .simulate import simulate as simulate
+    from .scale import simulate_chunked as simulate_chunked
+    from .scale import simulate_to_zarr as simulate_to_zarr
+    from .simulation import simulate as simulate

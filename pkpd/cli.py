@@ -41,7 +41,7 @@ def _simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .library import load_model
-    from .simulate import simulate
+    from .simulation import simulate
 
     model = load_model(args.model)
     patients = None

@@ -1,7 +1,9 @@
 """Code generation: Model -> lowered IR (cse) -> Python source file -> numba kernels.
 
-Every kernel has the signature :data:`KERNEL_SIG`, ``kernel(t, y, q, out)``, so that the engine
-is compiled once for that signature and receives each model's kernels as first-class functions.
+Every kernel has the signature :data:`KERNEL_SIG`, ``kernel(t, y, q, out)`` with raw float64
+pointers (see :mod:`pkpd._abi`), so that the engine is compiled once for that signature and
+receives each model's kernels as first-class functions. From Python, use
+:meth:`CompiledModel.call`.
 Generated modules live in a cache folder (``$PKPD_CACHE_DIR``, default ``~/.cache/pkpd``) and are
 compiled with ``numba.njit(KERNEL_SIG, cache=True)``: a later process loads them from numba's
 disk cache without compiling.
@@ -26,8 +28,8 @@ from typing import Any
 
 import numba
 import numpy as np
-from numba import types
 
+from .._abi import KERNEL_SIG, call_kernel
 from ..model import Model
 from ._cache import cache_dir, disk_key, import_source, write_source
 from ._emit import emit
@@ -35,8 +37,6 @@ from ._lower import KERNELS, ParameterLayout, lower
 
 __all__ = ["KERNEL_SIG", "CompiledModel", "ParameterLayout", "compile_model", "generate_source"]
 
-KERNEL_SIG = types.void(types.float64, types.float64[::1], types.float64[::1],
-                        types.float64[::1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +72,27 @@ class CompiledModel:
     is_linear: bool
     source: str
     path: str = ""
+
+    def __reduce__(self) -> tuple[Any, tuple[Model]]:
+        # pickles as its model: another process recompiles it, loading the kernels from the
+        # disk cache (numba dispatchers of generated modules do not pickle themselves)
+        return compile_model, (self.model,)
+
+    def call(self, kernel: str, t: float, y: np.ndarray, q: np.ndarray, out: np.ndarray
+             ) -> None:
+        """Call one kernel from Python (the engine calls them through raw pointers).
+
+        Parameters
+        ----------
+        kernel : {"derive", "rhs", "jac", "outputs", "dosing", "init"}
+        t : float
+            Model time.
+        y, q, out : numpy.ndarray
+            Contiguous float64 arrays: states, the subject's vector q, the result.
+        """
+        if kernel not in KERNELS:
+            raise ValueError(f"unknown kernel {kernel!r}; valid: {', '.join(KERNELS)}")
+        call_kernel(getattr(self, kernel), float(t), y, q, out)
 
     def __repr__(self) -> str:
         return (f"CompiledModel({self.model.name!r}, states={self.state_names}, "

@@ -4,8 +4,10 @@ Defaults for pharmacokinetic work live here, in one place:
 
 - ``rtol = 1e-6`` and ``atol = 1e-9`` (in each state's unit, e.g. mg): scipy's default
   ``rtol=1e-3`` is far too loose for concentrations spanning several orders of magnitude.
-- ``solver = "auto"``: Dormand-Prince 5(4) with Hairer's stiffness test; a subject whose
-  integration turns stiff continues with the Rosenbrock 4(3) method (analytic Jacobian).
+- ``solver = "auto"``: exact stepping (matrix exponential, no tolerance involved) for a model
+  that is linear in its states with constant coefficients between events; otherwise
+  Dormand-Prince 5(4) with dense output and Hairer's stiffness test, a subject whose
+  integration turns stiff continuing with the Rosenbrock 4(3) method (analytic Jacobian).
 - ``max_steps = 100_000`` per interval between two records.
 
 The engine itself (:mod:`pkpd.engine._kernel`) is compiled once for a fixed signature and cached
@@ -15,6 +17,9 @@ of inserted records) and turns failure codes into :class:`pkpd.SolverError`.
 
 from __future__ import annotations
 
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,13 +32,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..events import EventTable
 
 __all__ = ["DEFAULT_ATOL", "DEFAULT_MAX_STEPS", "DEFAULT_RTOL", "SOLVERS", "Prepared",
-           "prepare", "run"]
+           "prepare", "run", "uses_exact_stepping"]
 
 DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 1e-9
 DEFAULT_MAX_STEPS = 100_000
 DEFAULT_SS_MAX_ITER = 50
-SOLVERS = {"auto": 0, "dopri5": 1, "rosenbrock": 2}
+SOLVERS = {"auto": 0, "dopri5": 1, "rosenbrock": 2, "exact": 0}
 
 _MESSAGES = {
     1: "step size underflow (the problem may be stiff or the parameters extreme)",
@@ -50,7 +55,9 @@ _MESSAGES = {
 class Prepared:
     """Records ready for the kernel: sorted, ADDL expanded, output requests inserted.
 
-    ``out_row[r]`` is the row of the output arrays that record ``r`` writes (-1: none).
+    Subject ``s`` runs records ``subj_lo[s]:subj_hi[s]`` and record ``r`` writes its outputs
+    to row ``row_base[s] + out_row[r]`` (``out_row`` -1: none). Subjects may share records: a
+    regimen given to everyone is lowered once.
     """
 
     offsets: np.ndarray
@@ -64,13 +71,20 @@ class Prepared:
     out_row: np.ndarray
     cov: np.ndarray
     n_rows: int
+    subj_lo: np.ndarray
+    subj_hi: np.ndarray
+    row_base: np.ndarray
 
 
 _IMPLIED, _DATA, _REQUEST = 0, 1, 2
 
 
-def prepare(table: EventTable, out_times: np.ndarray | None = None) -> Prepared:
+def prepare(table: EventTable, out_times: np.ndarray | None = None, *,
+            n_subjects: int | None = None) -> Prepared:
     """Expand ADDL, insert output requests at ``out_times`` and order the records.
+
+    With ``n_subjects`` and a one-subject ``table``, the records are prepared once and shared
+    by ``n_subjects`` subjects (each with its own output rows).
 
     With ``out_times`` every subject gets one output row per time (row ``s*n_times + j``) and
     the table's own records write none; without, every record with ``table.output`` True
@@ -151,10 +165,19 @@ def prepare(table: EventTable, out_times: np.ndarray | None = None) -> Prepared:
             first, second = (col.bfill, col.ffill) if rule == "nocb" else (col.ffill, col.bfill)
             filled = first()
             frame[j] = filled.fillna(second()) if filled.isna().any() else filled
-        cov = frame.to_numpy(dtype=float)
+        cov = np.array(frame, dtype=float)
 
     offsets = np.zeros(n_sub + 1, dtype=np.int64)
     np.cumsum(np.bincount(all_subj, minlength=n_sub), out=offsets[1:])
+    if n_subjects is not None and n_sub == 1:
+        subj_lo = np.zeros(n_subjects, dtype=np.int64)
+        subj_hi = np.full(n_subjects, offsets[1], dtype=np.int64)
+        row_base = np.arange(n_subjects, dtype=np.int64) * n_rows
+        n_rows *= n_subjects
+    else:
+        subj_lo = offsets[:-1].copy()
+        subj_hi = offsets[1:].copy()
+        row_base = np.zeros(n_sub, dtype=np.int64)
     return Prepared(
         offsets=offsets,
         time=np.ascontiguousarray(all_time[order], dtype=float),
@@ -167,7 +190,44 @@ def prepare(table: EventTable, out_times: np.ndarray | None = None) -> Prepared:
         out_row=np.ascontiguousarray(out_row, dtype=np.int64),
         cov=np.ascontiguousarray(cov, dtype=float).reshape(len(order), n_cov),
         n_rows=n_rows,
+        subj_lo=subj_lo,
+        subj_hi=subj_hi,
+        row_base=row_base,
     )
+
+
+def n_threads() -> int:
+    """Threads used for a cohort: ``$PKPD_NUM_THREADS``, else numba's thread count (which
+    follows ``$NUMBA_NUM_THREADS`` and defaults to the number of cores)."""
+    value = os.environ.get("PKPD_NUM_THREADS")
+    if value:
+        return max(1, int(value))
+    import numba
+
+    return max(1, numba.config.NUMBA_NUM_THREADS)
+
+
+def _blocks(n_sub: int, threads: int) -> np.ndarray:
+    """Block boundaries: one block per thread, none smaller than 64 subjects."""
+    n_blk = max(1, min(threads, n_sub // 64))
+    return np.linspace(0, n_sub, n_blk + 1).round().astype(np.int64)
+
+
+def uses_exact_stepping(compiled: CompiledModel, solver: str) -> bool:
+    """Whether ``solver`` runs ``compiled`` by exact (matrix exponential) stepping.
+
+    That is the case for ``"auto"`` and ``"exact"`` when the model is linear in its states with
+    constant coefficients between events: the Jacobian does not depend on the states
+    (decided symbolically) and the right-hand side does not depend on time explicitly.
+    """
+    if solver not in SOLVERS:
+        raise SolverError(f"unknown solver {solver!r}; valid: {', '.join(SOLVERS)}")
+    model = compiled.model
+    linear = compiled.is_linear and not any(ode.has(model.t) for ode in model.odes)
+    if solver == "exact" and not linear:
+        raise SolverError(f"solver 'exact' needs a linear model with constant coefficients; "
+                          f"model '{model.name}' is not (use 'auto', 'dopri5' or 'rosenbrock')")
+    return linear and solver in ("auto", "exact")
 
 
 def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.ndarray,
@@ -187,22 +247,30 @@ def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.nda
     """
     from . import _kernel
 
-    if solver not in SOLVERS:
-        raise SolverError(f"unknown solver {solver!r}; valid: {', '.join(SOLVERS)}")
+    linear = uses_exact_stepping(compiled, solver)
     if not (rtol > 0 and atol > 0):
         raise SolverError(f"rtol and atol must be positive (got rtol={rtol}, atol={atol})")
-    n_sub = len(prep.offsets) - 1
+    n_sub = len(prep.subj_lo)
     opts = np.array([rtol, atol, SOLVERS[solver], max_steps, DEFAULT_SS_MAX_ITER, np.inf])
-    out = np.full((prep.n_rows, compiled.n_out), np.nan)
-    states = np.full((prep.n_rows if want_states else 0, compiled.n_state), np.nan)
+    out = np.empty((prep.n_rows, compiled.n_out))
+    states = np.empty((prep.n_rows if want_states else 0, compiled.n_state))
     status = np.zeros((n_sub, _kernel.STATUS_COLS))
-    _kernel.run(compiled.rhs, compiled.jac, compiled.derive, compiled.outputs, compiled.dosing,
-                compiled.init, compiled.n_state, compiled.n_out, prep.offsets, prep.time,
-                prep.evid, prep.amt, prep.cmt, prep.rate, prep.ii, prep.ss, prep.out_row,
-                prep.cov, np.ascontiguousarray(cov_slot, dtype=np.int64),
-                np.ascontiguousarray(cov_nocb, dtype=np.int64),
-                np.ascontiguousarray(q, dtype=float), opts, out, states,
-                1 if want_states else 0, status)
+    args = (prep.subj_lo, prep.subj_hi, prep.row_base, prep.time, prep.evid, prep.amt,
+            prep.cmt, prep.rate, prep.ii, prep.ss, prep.out_row, prep.cov,
+            np.ascontiguousarray(cov_slot, dtype=np.int64),
+            np.ascontiguousarray(cov_nocb, dtype=np.int64),
+            np.ascontiguousarray(q, dtype=float), opts, out, states, 1 if want_states else 0,
+            status)
+    kernels = (compiled.rhs, compiled.jac, compiled.derive, compiled.outputs, compiled.dosing,
+               compiled.init, compiled.n_state, compiled.n_out, 1 if linear else 0)
+    bounds = _blocks(n_sub, n_threads())
+    if len(bounds) == 2:
+        _kernel.run(*kernels, 0, n_sub, *args)
+    else:
+        # the kernel releases the GIL: one thread per block of subjects, each writing its rows
+        with ThreadPoolExecutor(max_workers=len(bounds) - 1) as pool:
+            list(pool.map(lambda b: _kernel.run(*kernels, b[0], b[1], *args),
+                          itertools.pairwise(bounds)))
     failed = np.flatnonzero(status[:, 0] != 0)
     if len(failed):
         s = int(failed[0])

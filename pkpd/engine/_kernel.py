@@ -29,11 +29,11 @@ import math
 
 import numba as nb
 import numpy as np
-from numba import prange, types
+from numba import types
 
-KERNEL_SIG = types.void(types.float64, types.float64[::1], types.float64[::1],
-                        types.float64[::1])
-_KT = types.FunctionType(KERNEL_SIG)
+from .._abi import KERNEL_TYPE, at, ptr
+
+_KT = KERNEL_TYPE
 
 # option vector layout
 OPT_RTOL, OPT_ATOL, OPT_METHOD, OPT_MAXSTEPS, OPT_SSMAXIT, OPT_HMAX, OPT_N = 0, 1, 2, 3, 4, 5, 6
@@ -68,23 +68,37 @@ _RE1, _RE2, _RE4 = 17.0 / 54.0, 7.0 / 36.0, 125.0 / 108.0
 _RC1X, _RC2X, _RC3X, _RC4X = 1.0 / 2.0, -3.0 / 2.0, 121.0 / 50.0, 29.0 / 250.0
 _RA2X, _RA3X = 1.0, 3.0 / 5.0
 
-_jit = nb.njit(cache=True, fastmath=False, nogil=True)
+_jit = nb.njit(cache=True, nogil=True)
+# small helpers are inlined where they are called (no separate compilation)
+_inline = nb.njit(cache=True, nogil=True, inline="always")
 
 
 @_jit
+def _int(x):
+    """x as a plain int64: a call with an integer constant would otherwise compile the callee
+    once more for that literal value."""
+    return np.int64(x)
+
+
+@_inline
+def _fevalp(rhs, t, yp, qp, rp, dyp, n):
+    """dy = f(t, y) + rates, on pointers (the hot-loop form)."""
+    rhs(t, yp, qp, dyp)
+    for i in range(n):
+        dyp[i] += rp[i]
+
+
+@_inline
 def _feval(rhs, t, y, q, rates, dy):
-    rhs(t, y, q, dy)
-    for i in range(y.shape[0]):
-        dy[i] += rates[i]
+    _fevalp(rhs, t, ptr(y), ptr(q), ptr(rates), ptr(dy), y.shape[0])
 
 
-@_jit
-def _err_norm(err, y0, y1, rtol, atol):
-    n = y0.shape[0]
+@_inline
+def _err_norm(erp, y0p, y1p, n, rtol, atol):
     s = 0.0
     for i in range(n):
-        sc = atol + rtol * max(abs(y0[i]), abs(y1[i]))
-        e = err[i] / sc
+        sc = atol + rtol * max(abs(y0p[i]), abs(y1p[i]))
+        e = erp[i] / sc
         s += e * e
     return math.sqrt(s / n)
 
@@ -171,133 +185,237 @@ def _lu_solve(a, n, piv, b):
         b[i] = s / a[i * n + i]
 
 
+# Dense output of Dormand-Prince 5(4): y(t + x h) = y + h * sum_i k_i * (P_i1 x + ... + P_i4 x^4),
+# the continuous extension of Shampine (Math. Comp. 46:135-150, 1986), fourth order.
+_P10, _P11, _P12, _P13 = (1.0, -8048581381.0 / 2820520608.0, 8663915743.0 / 2820520608.0,
+                          -12715105075.0 / 11282082432.0)
+_P31, _P32, _P33 = (131558114200.0 / 32700410799.0, -68118460800.0 / 10900136933.0,
+                    87487479700.0 / 32700410799.0)
+_P41, _P42, _P43 = (-1754552775.0 / 470086768.0, 14199869525.0 / 1410260304.0,
+                    -10690763975.0 / 1880347072.0)
+_P51, _P52, _P53 = (127303824393.0 / 49829197408.0, -318862633887.0 / 49829197408.0,
+                    701980252875.0 / 199316789632.0)
+_P61, _P62, _P63 = (-282668133.0 / 205662961.0, 2019193451.0 / 616988883.0,
+                    -1453857185.0 / 822651844.0)
+_P71, _P72, _P73 = (40617522.0 / 29380423.0, -110615467.0 / 29380423.0,
+                    69997945.0 / 29380423.0)
+
+# Pade (6, 6) coefficients for the matrix exponential (scaling and squaring)
+_C0, _CP1, _CP2, _CP3, _CP4, _CP5, _CP6 = (1.0, 1.0 / 2.0, 5.0 / 44.0, 1.0 / 66.0, 1.0 / 792.0,
+                                           1.0 / 15840.0, 1.0 / 665280.0)
+
+# work rows of ``wk``: DP5 stages k1..k7 in rows 0-6, then:
+_YS, _YN, _ER, _FT, _YD, _ZERO, _JM = 7, 8, 9, 10, 11, 12, 13
+_WK_ROWS = 14
+# linear cache: rows of ``lin`` = slots; columns [h, has_G, E (n*n), G (n*n)]
+_NSLOT = 6
+
+
+@_inline
+def _emit(outputs, t, yp, qp, obp, outp, stp, want_states, row, n, n_out):
+    """Write the outputs (and states) of the state at yp into row ``row`` (pointers)."""
+    outputs(t, yp, qp, obp)
+    for k in range(n_out):
+        outp[row * n_out + k] = obp[k]
+    if want_states == 1:
+        for i in range(n):
+            stp[row * n + i] = yp[i]
+
+
+@_inline
+def _dp5_stages(rhs, t, h, y, q, r, k1, k2, k3, k4, k5, k6, k7, ys, yn, er, n):
+    """Stages 2..7 of Dormand-Prince from k1 = f(t, y), on pointers: the new state in yn, the
+    error estimate in er, f(t+h, yn) in k7."""
+    for i in range(n):
+        ys[i] = y[i] + h * _A21 * k1[i]
+    _fevalp(rhs, t + _C2 * h, ys, q, r, k2, n)
+    for i in range(n):
+        ys[i] = y[i] + h * (_A31 * k1[i] + _A32 * k2[i])
+    _fevalp(rhs, t + _C3 * h, ys, q, r, k3, n)
+    for i in range(n):
+        ys[i] = y[i] + h * (_A41 * k1[i] + _A42 * k2[i] + _A43 * k3[i])
+    _fevalp(rhs, t + _C4 * h, ys, q, r, k4, n)
+    for i in range(n):
+        ys[i] = y[i] + h * (_A51 * k1[i] + _A52 * k2[i] + _A53 * k3[i] + _A54 * k4[i])
+    _fevalp(rhs, t + _C5 * h, ys, q, r, k5, n)
+    for i in range(n):
+        ys[i] = y[i] + h * (_A61 * k1[i] + _A62 * k2[i] + _A63 * k3[i] + _A64 * k4[i]
+                            + _A65 * k5[i])
+    _fevalp(rhs, t + h, ys, q, r, k6, n)
+    for i in range(n):
+        yn[i] = y[i] + h * (_B1 * k1[i] + _B3 * k3[i] + _B4 * k4[i] + _B5 * k5[i]
+                            + _B6 * k6[i])
+    _fevalp(rhs, t + h, yn, q, r, k7, n)
+    for i in range(n):
+        er[i] = h * (_E1 * k1[i] + _E3 * k3[i] + _E4 * k4[i] + _E5 * k5[i]
+                     + _E6 * k6[i] + _E7 * k7[i])
+
+
+@_inline
+def _dp5_dense(y, k1, k3, k4, k5, k6, k7, h, x, yd, n):
+    """yd = the DP5 continuous extension at fraction x of the step from y (pointers)."""
+    x2 = x * x
+    x3 = x2 * x
+    b1 = _P10 * x + _P11 * x2 + _P12 * x3 + _P13 * x3 * x
+    b3 = (_P31 + _P32 * x + _P33 * x2) * x2
+    b4 = (_P41 + _P42 * x + _P43 * x2) * x2
+    b5 = (_P51 + _P52 * x + _P53 * x2) * x2
+    b6 = (_P61 + _P62 * x + _P63 * x2) * x2
+    b7 = (_P71 + _P72 * x + _P73 * x2) * x2
+    for i in range(n):
+        yd[i] = y[i] + h * (b1 * k1[i] + b3 * k3[i] + b4 * k4[i] + b5 * k5[i] + b6 * k6[i]
+                            + b7 * k7[i])
+
+
 @_jit
-def _integrate(rhs, jac, t0, t1, y, q, rates, opts, wk, hst, diag):
+def _ros_stages(rhs, jac, t, h, y, q, rates, wk, piv):
+    """Rosenbrock 4(3) step from k1 = f(t, y) in wk[0]: new state in wk[_YN], error estimate in
+    wk[_ER], f(t+h, y_new) in wk[6]. False if the iteration matrix is singular."""
+    n = y.shape[0]
+    k1 = wk[0]
+    g1, g2, g3, g4, fs, k7 = wk[1], wk[2], wk[3], wk[4], wk[5], wk[6]
+    ys = wk[_YS]
+    yn = wk[_YN]
+    er = wk[_ER]
+    ft = wk[_FT]
+    jm = wk[_JM]
+    jac(t, ptr(y), ptr(q), ptr(jm))
+    # explicit time derivative by a forward difference (zero for autonomous models)
+    dt = 1e-7 * max(abs(t), 1.0)
+    _feval(rhs, t + dt, y, q, rates, ft)
+    for i in range(n):
+        ft[i] = (ft[i] - k1[i]) / dt
+    ig = 1.0 / (_RG * h)
+    for i in range(n):
+        for j in range(n):
+            jm[i * n + j] = -jm[i * n + j]
+        jm[i * n + i] += ig
+    if not _lu_factor(jm, n, piv):
+        return False
+    for i in range(n):
+        g1[i] = k1[i] + h * _RC1X * ft[i]
+    _lu_solve(jm, n, piv, g1)
+    for i in range(n):
+        ys[i] = y[i] + _RA21 * g1[i]
+    _feval(rhs, t + _RA2X * h, ys, q, rates, fs)
+    for i in range(n):
+        g2[i] = fs[i] + h * _RC2X * ft[i] + _RC21 * g1[i] / h
+    _lu_solve(jm, n, piv, g2)
+    for i in range(n):
+        ys[i] = y[i] + _RA31 * g1[i] + _RA32 * g2[i]
+    _feval(rhs, t + _RA3X * h, ys, q, rates, fs)
+    for i in range(n):
+        g3[i] = fs[i] + h * _RC3X * ft[i] + (_RC31 * g1[i] + _RC32 * g2[i]) / h
+    _lu_solve(jm, n, piv, g3)
+    for i in range(n):
+        g4[i] = fs[i] + h * _RC4X * ft[i] + (_RC41 * g1[i] + _RC42 * g2[i] + _RC43 * g3[i]) / h
+    _lu_solve(jm, n, piv, g4)
+    for i in range(n):
+        yn[i] = y[i] + _RB1 * g1[i] + _RB2 * g2[i] + _RB3 * g3[i] + _RB4 * g4[i]
+        er[i] = _RE1 * g1[i] + _RE2 * g2[i] + _RE4 * g4[i]
+    _feval(rhs, t + h, yn, q, rates, k7)
+    return True
+
+
+@_inline
+def _next_emit(ri, rb, routp):
+    while ri < rb and routp[ri] < 0:
+        ri += 1
+    return ri
+
+
+@_inline
+def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv, ra, rb,
+               rtime, rout, row_base, obuf, out, states, want_states):
     """Integrate ``y`` in place from t0 to t1 with constant inputs ``rates``.
 
-    ``hst`` holds [last step size, method in use (1 dopri5, 2 rosenbrock), stiffness counter,
-    steps taken]. ``diag`` receives [time, state index] on failure. Returns a status code.
+    Records ra..rb-1 (times in [t0, t1)) get their outputs on the way: from the continuous
+    extension with Dormand-Prince, by landing on their times with the Rosenbrock method.
+    ``hst`` holds [step size to try next, method in use, stiffness counter, steps taken];
+    ``diag`` receives [time, state index] on failure. Returns a status code. The step loop
+    works on pointers (no reference counting).
     """
+    n = y.shape[0]
+    n_out = obuf.shape[0]
     if t1 <= t0:
         return OK
-    n = y.shape[0]
+    w = wk.shape[1]
+    wp = ptr(wk)
+    k1 = at(wp, 0)
+    k2 = at(wp, w)
+    k3 = at(wp, 2 * w)
+    k4 = at(wp, 3 * w)
+    k5 = at(wp, 4 * w)
+    k6 = at(wp, 5 * w)
+    k7 = at(wp, 6 * w)
+    ys = at(wp, _YS * w)
+    yn = at(wp, _YN * w)
+    er = at(wp, _ER * w)
+    yd = at(wp, _YD * w)
+    yp = ptr(y)
+    qp = ptr(q)
+    rp = ptr(rates)
+    obp = ptr(obuf)
+    outp = ptr(out)
+    stp = ptr(states)
+    rtp = ptr(rtime)
+    rop = ptr(rout)
+    ri = _next_emit(ra, rb, rop)
     rtol = opts[OPT_RTOL]
     atol = opts[OPT_ATOL]
     maxsteps = int(opts[OPT_MAXSTEPS])
     hmax = opts[OPT_HMAX]
-    k1 = wk[0]
-    k2 = wk[1]
-    k3 = wk[2]
-    k4 = wk[3]
-    k5 = wk[4]
-    k6 = wk[5]
-    k7 = wk[6]
-    ys = wk[7]
-    yn = wk[8]
-    er = wk[9]
-    ft = wk[10]
-    jm = wk[11]  # n*n (flat, first n*n entries used)
-    piv = np.empty(n, dtype=np.int64)
-    span = t1 - t0
+    auto = int(opts[OPT_METHOD]) == METHOD_AUTO
     t = t0
     h = hst[0]
     method = int(hst[1])
-    _feval(rhs, t, y, q, rates, k1)
+    _fevalp(rhs, t, yp, qp, rp, k1, n)
     for i in range(n):
-        if not math.isfinite(k1[i]) or not math.isfinite(y[i]):
+        if not math.isfinite(k1[i]) or not math.isfinite(yp[i]):
             diag[0] = t
             diag[1] = i
             return ERR_NONFINITE
     if h <= 0.0:
-        h = _initial_step(rhs, t, t1, y, q, rates, k1, ys, k2, rtol, atol,
+        h = _initial_step(rhs, t, t1, y, q, rates, wk[0], wk[_YS], wk[_YN], rtol, atol,
                           5.0 if method == METHOD_DOPRI5 else 4.0)
-    hmin = 1e-13 * max(abs(t0), abs(t1), span)
+    hmin = 1e-13 * max(abs(t0), abs(t1), t1 - t0)
     nsteps = 0
     hprop = h
     while t < t1:
+        # outputs due now (only the Rosenbrock path lands on them)
+        while ri < rb and rtp[ri] <= t:
+            _emit(outputs, t, yp, qp, obp, outp, stp, want_states, row_base + rop[ri], n,
+                  n_out)
+            ri = _next_emit(ri + 1, rb, rop)
         if nsteps >= maxsteps:
             diag[0] = t
             diag[1] = -1
             return ERR_MAXSTEPS
+        target = t1
+        if method != METHOD_DOPRI5 and ri < rb and rtp[ri] < t1:
+            target = rtp[ri]
         hprop = min(h, hmax)
         h = hprop
         last = False
-        if t + 1.01 * h >= t1:
-            h = t1 - t
+        if t + 1.01 * h >= target:
+            h = target - t
             last = True
         if h < hmin and not last:
             diag[0] = t
             worst = 0
             for i in range(n):
-                if abs(y[i]) > abs(y[worst]):
+                if abs(yp[i]) > abs(yp[worst]):
                     worst = i
             diag[1] = worst
             return ERR_UNDERFLOW
         nsteps += 1
         if method == METHOD_DOPRI5:
-            for i in range(n):
-                ys[i] = y[i] + h * _A21 * k1[i]
-            _feval(rhs, t + _C2 * h, ys, q, rates, k2)
-            for i in range(n):
-                ys[i] = y[i] + h * (_A31 * k1[i] + _A32 * k2[i])
-            _feval(rhs, t + _C3 * h, ys, q, rates, k3)
-            for i in range(n):
-                ys[i] = y[i] + h * (_A41 * k1[i] + _A42 * k2[i] + _A43 * k3[i])
-            _feval(rhs, t + _C4 * h, ys, q, rates, k4)
-            for i in range(n):
-                ys[i] = y[i] + h * (_A51 * k1[i] + _A52 * k2[i] + _A53 * k3[i] + _A54 * k4[i])
-            _feval(rhs, t + _C5 * h, ys, q, rates, k5)
-            for i in range(n):
-                ys[i] = y[i] + h * (_A61 * k1[i] + _A62 * k2[i] + _A63 * k3[i] + _A64 * k4[i]
-                                    + _A65 * k5[i])
-            _feval(rhs, t + h, ys, q, rates, k6)
-            for i in range(n):
-                yn[i] = y[i] + h * (_B1 * k1[i] + _B3 * k3[i] + _B4 * k4[i] + _B5 * k5[i]
-                                    + _B6 * k6[i])
-            _feval(rhs, t + h, yn, q, rates, k7)
-            for i in range(n):
-                er[i] = h * (_E1 * k1[i] + _E3 * k3[i] + _E4 * k4[i] + _E5 * k5[i]
-                             + _E6 * k6[i] + _E7 * k7[i])
+            _dp5_stages(rhs, t, h, yp, qp, rp, k1, k2, k3, k4, k5, k6, k7, ys, yn, er, n)
             order = 5.0
         else:
-            # Rosenbrock 4(3), Shampine's A-stable parameters: (1/(g h) - J) g_i = ...
-            jac(t, y, q, jm)
-            # explicit time derivative by a forward difference (zero for autonomous models)
-            dt = 1e-7 * max(abs(t), 1.0)
-            _feval(rhs, t + dt, y, q, rates, ft)
-            for i in range(n):
-                ft[i] = (ft[i] - k1[i]) / dt
-            ig = 1.0 / (_RG * h)
-            for i in range(n):
-                for j in range(n):
-                    jm[i * n + j] = -jm[i * n + j]
-                jm[i * n + i] += ig
-            if not _lu_factor(jm, n, piv):
+            if not _ros_stages(rhs, jac, t, h, y, q, rates, wk, piv):
                 h *= 0.25
                 continue
-            for i in range(n):
-                k2[i] = k1[i] + h * _RC1X * ft[i]
-            _lu_solve(jm, n, piv, k2)                                  # g1
-            for i in range(n):
-                ys[i] = y[i] + _RA21 * k2[i]
-            _feval(rhs, t + _RA2X * h, ys, q, rates, k6)
-            for i in range(n):
-                k3[i] = k6[i] + h * _RC2X * ft[i] + _RC21 * k2[i] / h
-            _lu_solve(jm, n, piv, k3)                                  # g2
-            for i in range(n):
-                ys[i] = y[i] + _RA31 * k2[i] + _RA32 * k3[i]
-            _feval(rhs, t + _RA3X * h, ys, q, rates, k6)
-            for i in range(n):
-                k4[i] = k6[i] + h * _RC3X * ft[i] + (_RC31 * k2[i] + _RC32 * k3[i]) / h
-            _lu_solve(jm, n, piv, k4)                                  # g3
-            for i in range(n):
-                k5[i] = (k6[i] + h * _RC4X * ft[i]
-                         + (_RC41 * k2[i] + _RC42 * k3[i] + _RC43 * k4[i]) / h)
-            _lu_solve(jm, n, piv, k5)                                  # g4
-            for i in range(n):
-                yn[i] = y[i] + _RB1 * k2[i] + _RB2 * k3[i] + _RB3 * k4[i] + _RB4 * k5[i]
-                er[i] = _RE1 * k2[i] + _RE2 * k3[i] + _RE4 * k5[i]
-            _feval(rhs, t + h, yn, q, rates, k7)
             order = 4.0
         finite = True
         for i in range(n):
@@ -307,16 +425,16 @@ def _integrate(rhs, jac, t0, t1, y, q, rates, opts, wk, hst, diag):
             h *= 0.25
             if h < hmin:
                 diag[0] = t
+                diag[1] = 0
                 for i in range(n):
                     if not math.isfinite(yn[i]):
                         diag[1] = i
                         break
                 return ERR_NONFINITE
             continue
-        en = _err_norm(er, y, yn, rtol, atol)
+        en = _err_norm(er, yp, yn, n, rtol, atol)
         if en <= 1.0:
-            # accepted
-            if method == METHOD_DOPRI5 and int(opts[OPT_METHOD]) == METHOD_AUTO:
+            if method == METHOD_DOPRI5 and auto:
                 # Hairer's stiffness test: h * |lambda| estimate beyond the stability boundary
                 num = 0.0
                 den = 0.0
@@ -330,9 +448,17 @@ def _integrate(rhs, jac, t0, t1, y, q, rates, opts, wk, hst, diag):
                         hst[1] = METHOD_ROSENBROCK
                 else:
                     hst[2] = max(0.0, hst[2] - 1.0)
-            t = t1 if last else t + h
+            tn = target if last else t + h
+            if method == METHOD_DOPRI5:
+                # outputs inside this step, from the continuous extension
+                while ri < rb and rtp[ri] < tn:
+                    _dp5_dense(yp, k1, k3, k4, k5, k6, k7, h, (rtp[ri] - t) / h, yd, n)
+                    _emit(outputs, rtp[ri], yd, qp, obp, outp, stp, want_states,
+                          row_base + rop[ri], n, n_out)
+                    ri = _next_emit(ri + 1, rb, rop)
+            t = tn
             for i in range(n):
-                y[i] = yn[i]
+                yp[i] = yn[i]
                 k1[i] = k7[i]
             fac = 0.9 * en ** (-1.0 / order) if en > 0.0 else 5.0
             if last:
@@ -347,50 +473,294 @@ def _integrate(rhs, jac, t0, t1, y, q, rates, opts, wk, hst, diag):
 
 
 @_jit
-def _advance_pattern(rhs, jac, y, q, c, rate_hi, rate_lo, rem, p0, p1, opts, wk, hst, diag,
-                     rates):
-    """Integrate over phases [p0, p1] of a dosing period whose input into ``c`` is ``rate_hi``
-    on phases [0, rem) and ``rate_lo`` on [rem, II)."""
+def _matmul(a, b, c, m):
+    """c = a @ b for m x m row-major matrices (c distinct from a and b)."""
+    for i in range(m):
+        for j in range(m):
+            s = 0.0
+            for k in range(m):
+                s += a[i * m + k] * b[k * m + j]
+            c[i * m + j] = s
+
+
+@_jit
+def _expm(x, m, out, xw, piv):
+    """out = exp(x) for the m x m row-major matrix x, by scaling and squaring with the (6, 6)
+    Pade approximant (Moler & Van Loan, SIAM Review 45:3-49, 2003). ``x`` is overwritten."""
+    mm = m * m
+    norm = 0.0
+    for j in range(m):
+        col = 0.0
+        for i in range(m):
+            col += abs(x[i * m + j])
+        norm = max(norm, col)
+    s = 0
+    if norm > 0.5:
+        s = math.ceil(math.log2(norm / 0.5))
+    scale = 2.0 ** (-s)
+    for k in range(mm):
+        x[k] *= scale
+    x2 = xw[0]
+    x4 = xw[1]
+    x6 = xw[2]
+    u = xw[3]
+    v = xw[4]
+    tmp = xw[5]
+    _matmul(x, x, x2, m)
+    _matmul(x2, x2, x4, m)
+    _matmul(x4, x2, x6, m)
+    for k in range(mm):
+        tmp[k] = _CP3 * x2[k] + _CP5 * x4[k]
+        v[k] = _CP2 * x2[k] + _CP4 * x4[k] + _CP6 * x6[k]
+    for i in range(m):
+        tmp[i * m + i] += _CP1
+        v[i * m + i] += _C0
+    _matmul(x, tmp, u, m)
+    # solve (V - U) R = (V + U), column by column
+    den = xw[6]
+    for k in range(mm):
+        den[k] = v[k] - u[k]
+        out[k] = v[k] + u[k]
+    _lu_factor(den, m, piv)
+    col = xw[7]
+    for j in range(m):
+        for i in range(m):
+            col[i] = out[i * m + j]
+        _lu_solve(den, m, piv, col)
+        for i in range(m):
+            out[i * m + j] = col[i]
+    for _ in range(s):
+        _matmul(out, out, tmp, m)
+        for k in range(mm):
+            out[k] = tmp[k]
+
+
+@_jit
+def _lin_setup(rhs, jac, t, y, q, wk, la, ist):
+    """Linear model dy/dt = A y + c (+ inputs): A from the Jacobian, c = f(0); clears the cache
+    of matrix exponentials (parameters changed)."""
     n = y.shape[0]
+    z = wk[_ZERO]
     for i in range(n):
+        z[i] = 0.0
+    jac(t, ptr(z), ptr(q), ptr(la))
+    c = wk[_FT]
+    rhs(t, ptr(z), ptr(q), ptr(c))
+    for i in range(n):
+        la[n * n + i] = c[i]
+    ist[0] = 0
+    ist[1] = 0
+
+
+@_jit
+def _lin_fill(k, h, n, la, lin, xw, piv, need_g):
+    """Fill cache slot k for step h: E = exp(A h), and G = int_0^h exp(A s) ds if need_g."""
+    if lin[k, 0] != h:
+        lin[k, 0] = h
+        lin[k, 1] = 0.0
+        x = xw[8]
+        for i in range(n * n):
+            x[i] = la[i] * h
+        e = lin[k, 2:2 + n * n]
+        _expm(x, n, e, xw, piv)
+    if need_g and lin[k, 1] == 0.0:
+        # exp([[A h, I h], [0, 0]]) = [[E, G], [0, I]]
+        m = 2 * n
+        x = xw[8]
+        for i in range(m * m):
+            x[i] = 0.0
+        for i in range(n):
+            for j in range(n):
+                x[i * m + j] = la[i * n + j] * h
+            x[i * m + n + i] = h
+        big = xw[9]
+        _expm(x, m, big, xw, piv)
+        for i in range(n):
+            for j in range(n):
+                lin[k, 2 + n * n + i * n + j] = big[i * m + n + j]
+        lin[k, 1] = 1.0
+
+
+@_jit
+def _lin_slot(h, n, la, lin, ist, xw, piv, need_g):
+    """Cache slot holding E = exp(A h) (and G = int_0^h exp(A s) ds if need_g), filling a
+    slot (round robin) when this step length is not cached yet."""
+    k = -1
+    for j in range(ist[0]):
+        if lin[j, 0] == h:
+            k = j
+            break
+    if k < 0:
+        k = ist[1]
+        ist[1] = (k + 1) % lin.shape[0]
+        ist[0] = min(ist[0] + 1, lin.shape[0])
+        lin[k, 0] = math.nan
+    _lin_fill(k, h, n, la, lin, xw, piv, need_g)
+    return k
+
+
+@_inline
+def _lin_apply(k, y, rp, n, lap, lp, lw, tmp):
+    """y <- E y + G (c + rates) with the matrices of cache slot k (pointers)."""
+    e = at(lp, k * lw + 2)
+    g = at(lp, k * lw + 2 + n * n)
+    wnz = lp[k * lw + 1] != 0.0
+    for i in range(n):
+        s = 0.0
+        for j in range(n):
+            s += e[i * n + j] * y[j]
+        if wnz:
+            for j in range(n):
+                s += g[i * n + j] * (lap[n * n + j] + rp[j])
+        tmp[i] = s
+    for i in range(n):
+        y[i] = tmp[i]
+
+
+@_inline
+def _lin_find(h, n, lap, lp, lw, istp, rp):
+    """The cache slot for step h, or -1 if it must be filled (absent, or G needed and
+    missing)."""
+    need_g = False
+    for i in range(n):
+        if lap[n * n + i] + rp[i] != 0.0:
+            need_g = True
+    for j in range(istp[0]):
+        if lp[j * lw] == h:
+            if need_g and lp[j * lw + 1] == 0.0:
+                return -1
+            return j
+    return -1
+
+
+@_inline
+def _lin_advance(outputs, t0, t1, y, q, rates, wk, la, lin, ist, xw, piv, ra, rb, rtime, rout,
+                 row_base, obuf, out, states, want_states):
+    """Exact stepping from t0 to t1, writing the outputs of records ra..rb-1 on the way."""
+    n = y.shape[0]
+    n_out = obuf.shape[0]
+    yp = ptr(y)
+    qp = ptr(q)
+    rp = ptr(rates)
+    obp = ptr(obuf)
+    outp = ptr(out)
+    stp = ptr(states)
+    rtp = ptr(rtime)
+    rop = ptr(rout)
+    lap = ptr(la)
+    lp = ptr(lin)
+    lw = lin.shape[1]
+    istp = ptr(ist)
+    tmp = at(ptr(wk), _YS * wk.shape[1])
+    t = t0
+    ri = _next_emit(ra, rb, rop)
+    while True:
+        last = ri >= rb
+        tr = t1 if last else rtp[ri]
+        if tr > t:
+            h = tr - t
+            k = _lin_find(h, n, lap, lp, lw, istp, rp)
+            if k < 0:
+                need_g = False
+                for i in range(n):
+                    if lap[n * n + i] + rp[i] != 0.0:
+                        need_g = True
+                k = _lin_slot(h, n, la, lin, ist, xw, piv, need_g)
+            _lin_apply(k, yp, rp, n, lap, lp, lw, tmp)
+            t = tr
+        if last:
+            break
+        _emit(outputs, t, yp, qp, obp, outp, stp, want_states, row_base + rop[ri], n, n_out)
+        ri = _next_emit(ri + 1, rb, rop)
+    for i in range(n):
+        if not math.isfinite(yp[i]):
+            return ERR_NONFINITE
+    return OK
+
+
+@_inline
+def _advance(rhs, jac, outputs, linear, t0, t1, y, q, rates, opts, wk, hst, diag, piv, la,
+             lin, ist, xw, ra, rb, rtime, rout, row_base, obuf, out, states, want_states):
+    """Advance from t0 to t1: exact stepping for a linear model, else the ODE integrator."""
+    if linear:
+        st = _lin_advance(outputs, t0, t1, y, q, rates, wk, la, lin, ist, xw, piv, ra, rb,
+                          rtime, rout, row_base, obuf, out, states, want_states)
+        if st != OK:
+            diag[0] = t1
+            diag[1] = -1
+        return st
+    return _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv, ra, rb,
+                      rtime, rout, row_base, obuf, out, states, want_states)
+
+
+@_jit
+def _adv(k, linear, t0, t1, y, q, rates, opts, ws):
+    """_advance without outputs; k = (rhs, jac, outputs), ws = the work arrays."""
+    wk, hst, diag, piv, la, lin, ist, xw, rtime, rout, obuf, out, states = ws
+    zero = _int(0)
+    return _advance(k[0], k[1], k[2], linear, t0, t1, y, q, rates, opts, wk, hst, diag, piv,
+                    la, lin, ist, xw, zero, zero, rtime, rout, zero, obuf, out, states, zero)
+
+
+@_jit
+def _advance_pattern(k, linear, y, q, c, rate_hi, rate_lo, rem, p0, p1, opts, ws, rates):
+    """Advance over phases [p0, p1] of a dosing period whose input into ``c`` is ``rate_hi``
+    on phases [0, rem) and ``rate_lo`` on [rem, II)."""
+    hst = ws[1]
+    for i in range(y.shape[0]):
         rates[i] = 0.0
     st = OK
     if p0 < rem:
         e = min(p1, rem)
         rates[c] = rate_hi
         hst[0] = 0.0
-        st = _integrate(rhs, jac, p0, e, y, q, rates, opts, wk, hst, diag)
+        st = _adv(k, linear, p0, e, y, q, rates, opts, ws)
         if st != OK:
             return st
         p0 = e
     if p1 > p0:
         rates[c] = rate_lo
         hst[0] = 0.0
-        st = _integrate(rhs, jac, p0, p1, y, q, rates, opts, wk, hst, diag)
+        st = _adv(k, linear, p0, p1, y, q, rates, opts, ws)
     return st
 
 
 @_jit
-def _period_map(rhs, jac, x, q, c, bolus, rate_hi, rate_lo, rem, ii, opts, wk, hst, diag,
-                rates, out):
-    """out = state one period after the phase-0 state x (bolus given at phase 0)."""
+def _period_map(k, linear, x, q, c, bolus, rate_hi, rate_lo, rem, ii, opts, ws, rates, res):
+    """res = state one period after the phase-0 state x (bolus given at phase 0)."""
     for i in range(x.shape[0]):
-        out[i] = x[i]
-    out[c] += bolus
-    return _advance_pattern(rhs, jac, out, q, c, rate_hi, rate_lo, rem, 0.0, ii, opts, wk,
-                            hst, diag, rates)
+        res[i] = x[i]
+    res[c] += bolus
+    return _advance_pattern(k, linear, res, q, c, rate_hi, rate_lo, rem, 0.0, ii, opts, ws,
+                            rates)
+
+
+@_inline
+def _pattern(rate, dur, ii):
+    """(rem, rate_hi, rate_lo): m = floor(dur/ii) infusions overlap everywhere, one more on
+    phases [0, rem) of the period."""
+    if dur <= 0.0:
+        return 0.0, 0.0, 0.0
+    m = math.floor(dur / ii + 1e-12)
+    rem = dur - m * ii
+    if rem < 1e-12 * ii:
+        rem = 0.0
+    return rem, (m + 1.0) * rate, m * rate
 
 
 @_jit
-def _steady_state(rhs, jac, x, q, c, bolus, rate, dur, ii, opts, wk, hst, diag, ssres):
+def _steady_state(k, linear, x, q, c, bolus, rate, dur, ii, opts, ws, ssres):
     """Periodic steady state of a dose repeated every ``ii``: x (in: start guess, out: the state
     just before a dose arrives). Newton's method on P(x) - x with a finite-difference Jacobian
-    of the period map P (one step for a linear model). Constant infusion when ii == 0 (Newton
-    on f(x) + r = 0 with the analytic Jacobian).
+    of the period map P (one step for a linear model, whose P is affine). Constant infusion
+    when ii == 0 (Newton on f(x) + r = 0 with the analytic Jacobian).
 
     States that no state depends on (a zero column of the Jacobian, e.g. an accumulator of the
     eliminated amount or of AUC) have no steady state; they are left out of the system and
     keep their value."""
+    rhs = k[0]
+    jac = k[1]
+    diag = ws[2]
     n = x.shape[0]
     rates = np.zeros(n)
     px = np.empty(n)
@@ -404,7 +774,7 @@ def _steady_state(rhs, jac, x, q, c, bolus, rate, dur, ii, opts, wk, hst, diag, 
     atol = opts[OPT_ATOL]
     maxit = int(opts[OPT_SSMAXIT])
     # the states that take part: a non-zero column of the Jacobian
-    jac(0.0, x, q, a)
+    jac(0.0, ptr(x), ptr(q), ptr(a))
     act = np.empty(n, dtype=np.int64)
     m = 0
     for j in range(n):
@@ -419,46 +789,36 @@ def _steady_state(rhs, jac, x, q, c, bolus, rate, dur, ii, opts, wk, hst, diag, 
         rates[c] = rate
         for _ in range(maxit):
             _feval(rhs, 0.0, x, q, rates, g)
-            jac(0.0, x, q, a)
-            for ii_ in range(m):
-                gr[ii_] = g[act[ii_]]
-                for jj in range(m):
-                    a[ii_ * m + jj] = a[act[ii_] * n + act[jj]]
+            jac(0.0, ptr(x), ptr(q), ptr(a))
+            for i_ in range(m):
+                gr[i_] = g[act[i_]]
+                for j_ in range(m):
+                    a[i_ * m + j_] = a[act[i_] * n + act[j_]]
             if not _lu_factor(a, m, piv):
                 diag[1] = -1
                 return ERR_SINGULAR
             _lu_solve(a, m, piv, gr)
             conv = True
-            for ii_ in range(m):
-                i = act[ii_]
-                x[i] -= gr[ii_]
-                if abs(gr[ii_]) > 1e-3 * (atol + rtol * abs(x[i])):
+            for i_ in range(m):
+                i = act[i_]
+                x[i] -= gr[i_]
+                if abs(gr[i_]) > 1e-3 * (atol + rtol * abs(x[i])):
                     conv = False
             if conv:
                 ssres[0] = 0.0
                 return OK
         diag[1] = -1
         return ERR_SS
-    if dur > 0.0:
-        mm = math.floor(dur / ii + 1e-12)
-        rem = dur - mm * ii
-        if rem < 1e-12 * ii:
-            rem = 0.0
-        rate_hi = (mm + 1.0) * rate
-        rate_lo = mm * rate
-    else:
-        rem = 0.0
-        rate_hi = 0.0
-        rate_lo = 0.0
+    rem, rate_hi, rate_lo = _pattern(rate, dur, ii)
     for it in range(maxit):
-        st = _period_map(rhs, jac, x, q, c, bolus, rate_hi, rate_lo, rem, ii, opts, wk, hst,
-                         diag, rates, px)
+        st = _period_map(k, linear, x, q, c, bolus, rate_hi, rate_lo, rem, ii, opts, ws, rates,
+                         px)
         if st != OK:
             return st
         conv = True
         res = 0.0
-        for ii_ in range(m):
-            i = act[ii_]
+        for i_ in range(m):
+            i = act[i_]
             g[i] = px[i] - x[i]
             sc = atol + rtol * abs(px[i])
             res = max(res, abs(g[i]) / sc)
@@ -466,34 +826,34 @@ def _steady_state(rhs, jac, x, q, c, bolus, rate, dur, ii, opts, wk, hst, diag, 
                 conv = False
         ssres[0] = res
         if conv:
-            for ii_ in range(m):
-                x[act[ii_]] = px[act[ii_]]
+            for i_ in range(m):
+                x[act[i_]] = px[act[i_]]
             return OK
         # Jacobian of P by finite differences (exact for a linear model)
-        for jj in range(m):
-            j = act[jj]
+        for j_ in range(m):
+            j = act[j_]
             dj = max(1e-4 * abs(px[j]), 1e-4 * max(bolus, rate * ii, 1.0))
             for i in range(n):
                 xd[i] = x[i]
             xd[j] += dj
-            st = _period_map(rhs, jac, xd, q, c, bolus, rate_hi, rate_lo, rem, ii, opts, wk,
-                             hst, diag, rates, pxd)
+            st = _period_map(k, linear, xd, q, c, bolus, rate_hi, rate_lo, rem, ii, opts, ws,
+                             rates, pxd)
             if st != OK:
                 return st
-            for ii_ in range(m):
-                a[ii_ * m + jj] = (pxd[act[ii_]] - px[act[ii_]]) / dj
-        for ii_ in range(m):
-            a[ii_ * m + ii_] -= 1.0
-            gr[ii_] = g[act[ii_]]
+            for i_ in range(m):
+                a[i_ * m + j_] = (pxd[act[i_]] - px[act[i_]]) / dj
+        for i_ in range(m):
+            a[i_ * m + i_] -= 1.0
+            gr[i_] = g[act[i_]]
         if not _lu_factor(a, m, piv):
             diag[1] = -1
             return ERR_SINGULAR
         _lu_solve(a, m, piv, gr)
         small = True
-        for ii_ in range(m):
-            i = act[ii_]
-            x[i] -= gr[ii_]
-            if abs(gr[ii_]) > atol + rtol * abs(x[i]):
+        for i_ in range(m):
+            i = act[i_]
+            x[i] -= gr[i_]
+            if abs(gr[i_]) > atol + rtol * abs(x[i]):
                 small = False
         if small and it > 0:
             return OK
@@ -524,7 +884,7 @@ def _push(pt, pk, pc, pv, np_, time, kind, cmt, val):
     return pt, pk, pc, pv
 
 
-@_jit
+@_inline
 def _next_pending(pt, np_):
     """Index of the earliest pending event (first pushed among equal times), or -1."""
     best = -1
@@ -534,7 +894,7 @@ def _next_pending(pt, np_):
     return best
 
 
-@_jit
+@_inline
 def _pop(pt, pk, pc, pv, np_, k):
     # keep insertion order among the rest (shift left) so that ties stay first-in first-out
     m = np_[0]
@@ -546,37 +906,136 @@ def _pop(pt, pk, pc, pv, np_, k):
     np_[0] = m - 1
 
 
+@_inline
+def _fail(status, code, t, state, r):
+    status[0] = code
+    status[1] = t
+    status[2] = state
+    status[3] = r
+
+
 @_jit
-def _subject(rhs, jac, derive, outputs, dosing, init, n, n_out, lo, hi, rtime, revid, ramt,
-             rcmt, rrate, rii, rss, rout, rcov, cov_slot, cov_nocb, q, opts, out, states,
-             want_states, status):
+def _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates, active, xss, tmpn, opts,
+             wsx, ssres, pend, k_bolus, k_start, k_end):
+    """A steady-state dose (SS 1 or 2): the state at the dose time, the infusions of the past
+    series still running and the past doses still to arrive (lag longer than II). Returns the
+    status and the pending-event arrays."""
+    n = y.shape[0]
+    hst = wsx[1]
+    pt, pk, pc, pv, npend = pend
+    if ss == 1:
+        npend[0] = 0
+        for i in range(n):
+            rates[i] = 0.0
+            active[i] = 0
+            xss[i] = y[i]
+    else:
+        for i in range(n):
+            xss[i] = 0.0
+    constant = ii <= 0.0
+    bolus = eff if rate == 0.0 else 0.0
+    st = _steady_state(k3, linear, xss, q, c, bolus, rate,
+                       dur if not constant else 0.0, ii, opts, wsx, ssres)
+    if st != OK:
+        return st, (pt, pk, pc, pv, npend)
+    if constant:
+        # as NONMEM does: the state is set to the steady state of the infusion, and
+        # the infusion does not go on (AMT is 0: nothing more is given)
+        for i in range(n):
+            y[i] = xss[i] if ss == 1 else y[i] + xss[i]
+    else:
+        # xss: phase-0 state (just before an arrival). Doses of the past series were
+        # given at t - k*ii and arrive at t - k*ii + lag, k = 1, 2, ...
+        kstar = max(1, math.ceil(lag / ii - 1e-12))
+        phase = kstar * ii - lag
+        rem, rhi, rlo = _pattern(rate, dur, ii)
+        xss[c] += bolus
+        hst[0] = 0.0
+        if phase > 0.0:
+            st = _advance_pattern(k3, linear, xss, q, c, rhi, rlo, rem, 0.0, phase,
+                                  opts, wsx, tmpn)
+            if st != OK:
+                return st, (pt, pk, pc, pv, npend)
+        for i in range(n):
+            y[i] = xss[i] if ss == 1 else y[i] + xss[i]
+        # past doses still to arrive, and past infusions still running
+        for kk in range(1, kstar):
+            a = t - kk * ii + lag
+            if rate == 0.0:
+                pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a, k_bolus, c, eff)
+            else:
+                pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a, k_start, c,
+                                       rate)
+                pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a + dur, k_end,
+                                       c, rate)
+        if rate > 0.0:
+            kk = kstar
+            while True:
+                a = t - kk * ii + lag
+                if a + dur <= t + 1e-12 * max(1.0, abs(t)):
+                    break
+                rates[c] += rate
+                active[c] += 1
+                pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a + dur, k_end,
+                                       c, rate)
+                kk += 1
+    return OK, (pt, pk, pc, pv, npend)
+
+
+@_inline
+def _set_cov(q, cov_slot, rcov, r):
+    """Put record r's covariate values into q; True if any changed."""
+    changed = False
+    for j in range(cov_slot.shape[0]):
+        v = rcov[r, j]
+        if q[cov_slot[j]] != v:
+            q[cov_slot[j]] = v
+            changed = True
+    return changed
+
+
+@_inline
+def _cov_equal(q, cov_slot, rcov, r):
+    for j in range(cov_slot.shape[0]):
+        if q[cov_slot[j]] != rcov[r, j]:
+            return False
+    return True
+
+
+@_jit
+def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, rtime, revid,
+             ramt, rcmt, rrate, rii, rss, rout, rcov, cov_slot, cov_nocb, q, opts, out, states,
+             want_states, status, ws, y, rates, active, attrs, obuf, xss, tmpn, pend, ssres):
+    """Simulate one subject: records lo..hi-1, outputs in rows row_base + rout[r]."""
+    n = y.shape[0]
     ncov = cov_slot.shape[0]
-    y = np.zeros(n)
-    rates = np.zeros(n)
-    active = np.zeros(n, dtype=np.int64)
-    attrs = np.empty(4 * n)
-    obuf = np.empty(n_out)
-    wk = np.zeros((12, max(n * n, n)))
-    hst = np.zeros(4)
-    hst[1] = METHOD_DOPRI5 if int(opts[OPT_METHOD]) != METHOD_ROSENBROCK else METHOD_ROSENBROCK
-    diag = np.zeros(2)
-    ssres = np.zeros(1)
-    xss = np.empty(n)
-    pt = np.empty(8)
-    pk = np.empty(8, dtype=np.int64)
-    pc = np.empty(8, dtype=np.int64)
-    pv = np.empty(8)
-    npend = np.zeros(1, dtype=np.int64)
-    status[0] = OK
+    wk, hst, diag, piv, la, lin, ist, xw = ws
+    k3 = (rhs, jac, outputs)
+    wsx = (wk, hst, diag, piv, la, lin, ist, xw, rtime, rout, obuf, out, states)
+    pt, pk, pc, pv, npend = pend
+    k_bolus = _int(_BOLUS)
+    k_start = _int(_INF_START)
+    k_end = _int(_INF_END)
+    for i in range(status.shape[0]):
+        status[i] = 0.0
     if hi <= lo:
         return
-    # covariates of the first record, initial state at the first record's time
-    for j in range(ncov):
-        q[cov_slot[j]] = rcov[lo, j]
-    derive(rtime[lo], y, q, q)
-    init(rtime[lo], y, q, y)
+    for i in range(n):
+        y[i] = 0.0
+        rates[i] = 0.0
+        active[i] = 0
+    npend[0] = 0
+    hst[0] = 0.0
+    hst[1] = METHOD_ROSENBROCK if int(opts[OPT_METHOD]) == METHOD_ROSENBROCK else METHOD_DOPRI5
+    hst[2] = 0.0
     t = rtime[lo]
-    for r in range(lo, hi):
+    _set_cov(q, cov_slot, rcov, lo)
+    derive(t, ptr(y), ptr(q), ptr(q))
+    init(t, ptr(y), ptr(q), ptr(y))
+    if linear:
+        _lin_setup(rhs, jac, t, y, q, wk, la, ist)
+    r = lo
+    while r < hi:
         tr = rtime[r]
         # covariates in force over (t, tr]: NOCB takes this record's value, LOCF the previous one
         changed = False
@@ -586,25 +1045,54 @@ def _subject(rhs, jac, derive, outputs, dosing, init, n, n_out, lo, hi, rtime, r
                 q[cov_slot[j]] = v
                 changed = True
         if changed:
-            derive(t, y, q, q)
+            derive(t, ptr(y), ptr(q), ptr(q))
             hst[0] = 0.0
-        # integrate to tr through the pending events that fall due up to and including tr
-        while True:
-            k = _next_pending(pt, npend)
-            if k < 0 or pt[k] > tr:
-                break
-            st = _integrate(rhs, jac, t, pt[k], y, q, rates, opts, wk, hst, diag)
+            if linear:
+                _lin_setup(rhs, jac, t, y, q, wk, la, ist)
+        # The next segment: across a run of records that change nothing (observations, other
+        # events, same covariates), taking their outputs on the way, up to the next
+        # discontinuity; otherwise up to the next pending event or this record.
+        kp = _next_pending(pt, npend)
+        tstop = tr
+        rb = r
+        r2 = r
+        while r2 < hi and (revid[r2] == 0 or revid[r2] == 2) and _cov_equal(q, cov_slot,
+                                                                           rcov, r2):
+            r2 += 1
+        if r2 > r:
+            # stop at the next record that changes something; if its interval needs other
+            # covariate values (NOCB), stop at the last record before it
+            tp = rtime[r2] if r2 < hi else rtime[hi - 1]
+            if r2 < hi:
+                for j in range(ncov):
+                    v = rcov[r2, j] if cov_nocb[j] == 1 else rcov[r2 - 1, j]
+                    if q[cov_slot[j]] != v:
+                        tp = rtime[r2 - 1]
+            if kp >= 0 and pt[kp] < tp:
+                tp = pt[kp]
+            while rb < r2 and rtime[rb] < tp:
+                rb += 1
+            if rb > r:
+                tstop = tp
+        if rb == r and kp >= 0 and pt[kp] <= tr:
+            tstop = pt[kp]
+        if tstop > t:
+            st = _advance(rhs, jac, outputs, linear, t, tstop, y, q, rates, opts, wk, hst, diag,
+                          piv, la, lin, ist, xw, r, rb, rtime, rout, row_base, obuf, out,
+                          states, want_states)
             if st != OK:
-                status[0] = st
-                status[1] = diag[0]
-                status[2] = diag[1]
-                status[3] = r
+                _fail(status, st, diag[0], diag[1], r)
                 return
-            t = max(t, pt[k])
-            kind = pk[k]
-            c = pc[k]
-            val = pv[k]
-            _pop(pt, pk, pc, pv, npend, k)
+            t = tstop
+        if rb > r:
+            r = rb
+            continue
+        if kp >= 0 and pt[kp] <= t:
+            # a pending event falls due (before a record at the same time)
+            kind = pk[kp]
+            c = pc[kp]
+            val = pv[kp]
+            _pop(pt, pk, pc, pv, npend, kp)
             if kind == _BOLUS:
                 y[c] += val
             elif kind == _INF_START:
@@ -616,27 +1104,16 @@ def _subject(rhs, jac, derive, outputs, dosing, init, n, n_out, lo, hi, rtime, r
                 if active[c] < 0:
                     active[c] = 0
             hst[0] = 0.0
-        st = _integrate(rhs, jac, t, tr, y, q, rates, opts, wk, hst, diag)
-        if st != OK:
-            status[0] = st
-            status[1] = diag[0]
-            status[2] = diag[1]
-            status[3] = r
-            return
-        t = max(t, tr)
+            continue
         # at the record: its own covariate values
-        changed = False
-        for j in range(ncov):
-            v = rcov[r, j]
-            if q[cov_slot[j]] != v:
-                q[cov_slot[j]] = v
-                changed = True
-        if changed:
-            derive(t, y, q, q)
+        if _set_cov(q, cov_slot, rcov, r):
+            derive(t, ptr(y), ptr(q), ptr(q))
             hst[0] = 0.0
+            if linear:
+                _lin_setup(rhs, jac, t, y, q, wk, la, ist)
         ev = revid[r]
         if ev == 3 or ev == 4:
-            init(t, y, q, y)
+            init(t, ptr(y), ptr(q), ptr(y))
             for i in range(n):
                 rates[i] = 0.0
                 active[i] = 0
@@ -644,16 +1121,13 @@ def _subject(rhs, jac, derive, outputs, dosing, init, n, n_out, lo, hi, rtime, r
             hst[0] = 0.0
         if ev == 1 or ev == 4:
             c = rcmt[r] - 1
-            dosing(t, y, q, attrs)
+            dosing(t, ptr(y), ptr(q), ptr(attrs))
             f = attrs[c]
             lag = attrs[n + c]
             amt = ramt[r]
             rate_r = rrate[r]
             if not (math.isfinite(f) and math.isfinite(lag)) or f < 0.0 or lag < 0.0:
-                status[0] = ERR_PARAM
-                status[1] = t
-                status[2] = c
-                status[3] = r
+                _fail(status, ERR_PARAM, t, c, r)
                 return
             eff = f * amt
             rate = 0.0
@@ -664,100 +1138,26 @@ def _subject(rhs, jac, derive, outputs, dosing, init, n, n_out, lo, hi, rtime, r
             elif rate_r == -1.0:
                 rate = attrs[2 * n + c]
                 if not (rate > 0.0 and math.isfinite(rate)):
-                    status[0] = ERR_DOSE
-                    status[1] = t
-                    status[2] = c
-                    status[3] = r
+                    _fail(status, ERR_DOSE, t, c, r)
                     return
                 dur = eff / rate
             elif rate_r == -2.0:
                 dur = attrs[3 * n + c]
                 if not (dur > 0.0 and math.isfinite(dur)):
-                    status[0] = ERR_DOSE
-                    status[1] = t
-                    status[2] = c
-                    status[3] = r
+                    _fail(status, ERR_DOSE, t, c, r)
                     return
                 rate = eff / dur
             ss = rss[r]
             ii = rii[r]
             if ss == 1 or ss == 2:
-                if ss == 1:
-                    npend[0] = 0
-                    for i in range(n):
-                        rates[i] = 0.0
-                        active[i] = 0
-                        xss[i] = y[i]
-                else:
-                    for i in range(n):
-                        xss[i] = 0.0
-                constant = ii <= 0.0
-                bolus = eff if rate == 0.0 else 0.0
-                st = _steady_state(rhs, jac, xss, q, c, bolus, rate, dur if not constant
-                                   else 0.0, ii, opts, wk, hst, diag, ssres)
+                st, pend2 = _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates,
+                                     active, xss, tmpn, opts, wsx, ssres, (pt, pk, pc, pv, npend),
+                                     k_bolus, k_start, k_end)
+                pt, pk, pc, pv, npend = pend2
                 status[4] = max(status[4], ssres[0])
                 if st != OK:
-                    status[0] = st
-                    status[1] = t
-                    status[2] = diag[1]
-                    status[3] = r
+                    _fail(status, st, t, diag[1], r)
                     return
-                if constant:
-                    # as NONMEM does: the state is set to the steady state of the infusion, and
-                    # the infusion does not go on (AMT is 0: nothing more is given)
-                    for i in range(n):
-                        y[i] = xss[i] if ss == 1 else y[i] + xss[i]
-                else:
-                    # xss: phase-0 state (just before an arrival). Doses of the past series were
-                    # given at t - k*ii and arrive at t - k*ii + lag, k = 1, 2, ...
-                    kstar = max(1, math.ceil(lag / ii - 1e-12))
-                    phase = kstar * ii - lag
-                    if dur > 0.0:
-                        m = math.floor(dur / ii + 1e-12)
-                        rem = dur - m * ii
-                        if rem < 1e-12 * ii:
-                            rem = 0.0
-                        rhi = (m + 1.0) * rate
-                        rlo = m * rate
-                    else:
-                        rem = 0.0
-                        rhi = 0.0
-                        rlo = 0.0
-                    tmp = np.zeros(n)
-                    xss[c] += bolus
-                    hst[0] = 0.0
-                    if phase > 0.0:
-                        st = _advance_pattern(rhs, jac, xss, q, c, rhi, rlo, rem, 0.0, phase,
-                                              opts, wk, hst, diag, tmp)
-                        if st != OK:
-                            status[0] = st
-                            status[1] = t
-                            status[2] = diag[1]
-                            status[3] = r
-                            return
-                    for i in range(n):
-                        y[i] = xss[i] if ss == 1 else y[i] + xss[i]
-                    # past doses still to arrive, and past infusions still running
-                    for kk in range(1, kstar):
-                        a = t - kk * ii + lag
-                        if rate == 0.0:
-                            pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a, _BOLUS, c, eff)
-                        else:
-                            pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a, _INF_START, c,
-                                                   rate)
-                            pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a + dur, _INF_END,
-                                                   c, rate)
-                    if rate > 0.0:
-                        kk = kstar
-                        while True:
-                            a = t - kk * ii + lag
-                            if a + dur <= t + 1e-12 * max(1.0, abs(t)):
-                                break
-                            rates[c] += rate
-                            active[c] += 1
-                            pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a + dur, _INF_END,
-                                                   c, rate)
-                            kk += 1
                 hst[0] = 0.0
             # the dose of this record
             if amt > 0.0:
@@ -765,46 +1165,65 @@ def _subject(rhs, jac, derive, outputs, dosing, init, n, n_out, lo, hi, rtime, r
                     if lag == 0.0:
                         y[c] += eff
                     else:
-                        pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, t + lag, _BOLUS, c, eff)
+                        pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, t + lag, k_bolus, c, eff)
                 else:
                     if lag == 0.0:
                         rates[c] += rate
                         active[c] += 1
                     else:
-                        pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, t + lag, _INF_START, c,
+                        pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, t + lag, k_start, c,
                                                rate)
-                    pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, t + lag + dur, _INF_END, c,
+                    pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, t + lag + dur, k_end, c,
                                            rate)
             hst[0] = 0.0
-        row = rout[r]
-        if row >= 0:
-            outputs(t, y, q, obuf)
-            for k in range(n_out):
-                out[row, k] = obuf[k]
-            if want_states == 1:
-                for i in range(n):
-                    states[row, i] = y[i]
-    status[0] = OK
+        if rout[r] >= 0:
+            _emit(outputs, t, ptr(y), ptr(q), ptr(obuf), ptr(out), ptr(states),
+                  want_states, row_base + rout[r], n, obuf.shape[0])
+        r += 1
 
 
-_F8 = types.float64
 _A1 = types.float64[::1]
 _I1 = types.int64[::1]
 _A2 = types.float64[:, ::1]
-_I2 = types.int64[:, ::1]
-_RUN_SIG = types.void(_KT, _KT, _KT, _KT, _KT, _KT, types.int64, types.int64,
-                      _I1, _A1, _I1, _A1, _I1, _A1, _A1, _I1, _I1, _A2, _I1, _I1, _A2,
-                      _A1, _A2, _A2, types.int64, _A2)
+_RUN_SIG = types.void(_KT, _KT, _KT, _KT, _KT, _KT, types.int64, types.int64, types.int64,
+                      types.int64, types.int64, _I1, _I1, _I1, _A1, _I1, _A1, _I1, _A1, _A1,
+                      _I1, _I1, _A2, _I1, _I1, _A2, _A1, _A2, _A2, types.int64, _A2)
 
 
-@nb.njit(_RUN_SIG, parallel=True, cache=True, nogil=True)
-def run(rhs, jac, derive, outputs, dosing, init, n_state, n_out, offsets, rtime, revid, ramt,
-        rcmt, rrate, rii, rss, rout, rcov, cov_slot, cov_nocb, qin, opts, out, states,
-        want_states, status):  # pragma: no cover - compiled
-    """Simulate every subject (parallel over subjects). See the module docstring."""
-    nsub = offsets.shape[0] - 1
-    for s in prange(nsub):
-        q = qin[s].copy()
-        _subject(rhs, jac, derive, outputs, dosing, init, n_state, n_out, offsets[s],
-                 offsets[s + 1], rtime, revid, ramt, rcmt, rrate, rii, rss, rout, rcov,
-                 cov_slot, cov_nocb, q, opts, out, states, want_states, status[s])
+@nb.njit(_RUN_SIG, cache=True, nogil=True)
+def run(rhs, jac, derive, outputs, dosing, init, n_state, n_out, linear, s_first, s_stop,
+        subj_lo, subj_hi, row_base, rtime, revid, ramt, rcmt, rrate, rii, rss, rout, rcov,
+        cov_slot, cov_nocb, qin, opts, out, states, want_states, status):  # pragma: no cover
+    """Simulate subjects s_first..s_stop-1: subject s runs records subj_lo[s]..subj_hi[s]-1
+    (subjects may share records) and writes outputs to rows row_base[s] + rout[r].
+
+    The work arrays are allocated once per call. The function releases the GIL: the caller
+    runs blocks of subjects in parallel threads, each writing its own rows."""
+    n = n_state
+    wk = np.zeros((_WK_ROWS, max(n * n, n)))
+    hst = np.zeros(4)
+    diag = np.zeros(2)
+    piv = np.zeros(2 * n, dtype=np.int64)
+    la = np.zeros(n * n + n)
+    lin = np.zeros((_NSLOT, 2 + 2 * n * n))
+    ist = np.zeros(2, dtype=np.int64)
+    xw = np.zeros((10, 4 * n * n))
+    ws = (wk, hst, diag, piv, la, lin, ist, xw)
+    y = np.zeros(n)
+    rates = np.zeros(n)
+    active = np.zeros(n, dtype=np.int64)
+    attrs = np.zeros(4 * n)
+    obuf = np.zeros(n_out)
+    xss = np.zeros(n)
+    tmpn = np.zeros(n)
+    ssres = np.zeros(1)
+    pend = (np.zeros(16), np.zeros(16, dtype=np.int64), np.zeros(16, dtype=np.int64),
+            np.zeros(16), np.zeros(1, dtype=np.int64))
+    q = np.zeros(qin.shape[1])
+    for s in range(s_first, s_stop):
+        for j in range(q.shape[0]):
+            q[j] = qin[s, j]
+        _subject(rhs, jac, derive, outputs, dosing, init, linear == 1, subj_lo[s],
+                 subj_hi[s], row_base[s], rtime, revid, ramt, rcmt, rrate, rii, rss, rout,
+                 rcov, cov_slot, cov_nocb, q, opts, out, states, want_states, status[s],
+                 ws, y, rates, active, attrs, obuf, xss, tmpn, pend, ssres)

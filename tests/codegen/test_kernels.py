@@ -60,16 +60,16 @@ def test_kernels_match_sympy(compiled: dict, name: str, data: st.DataObject) -> 
     q, y = draw(cm, data)
     t = data.draw(st.floats(0.0, 100.0))
     ref = reference(cm, q, y, t)
-    cm.derive(t, y, q, q)
+    cm.call("derive", t, y, q, q)
     np.testing.assert_allclose(q[cm.layout.derived_slice], ref["derived"], rtol=1e-12)
     dy = np.empty(cm.n_state)
-    cm.rhs(t, y, q, dy)
+    cm.call("rhs", t, y, q, dy)
     np.testing.assert_allclose(dy, ref["rhs"], rtol=1e-11, atol=1e-12)
     out = np.empty(cm.n_out)
-    cm.outputs(t, y, q, out)
+    cm.call("outputs", t, y, q, out)
     np.testing.assert_allclose(out, ref["outputs"], rtol=1e-12)
     y0 = np.empty(cm.n_state)
-    cm.init(t, y, q, y0)
+    cm.call("init", t, y, q, y0)
     np.testing.assert_allclose(y0, ref["init"], rtol=1e-12)
 
 
@@ -81,10 +81,10 @@ def test_jacobian_against_finite_differences(compiled: dict, name: str,
     cm = compiled[name]
     q, y = draw(cm, data)
     y = y + 1.0
-    cm.derive(0.0, y, q, q)
+    cm.call("derive", 0.0, y, q, q)
     n = cm.n_state
     J = np.empty(n * n)
-    cm.jac(0.0, y, q, J)
+    cm.call("jac", 0.0, y, q, J)
     fd = np.empty((n, n))
     fp, fm = np.empty(n), np.empty(n)
     for j in range(n):
@@ -92,8 +92,8 @@ def test_jacobian_against_finite_differences(compiled: dict, name: str,
         yp, ym = y.copy(), y.copy()
         yp[j] += h
         ym[j] -= h
-        cm.rhs(0.0, yp, q, fp)
-        cm.rhs(0.0, ym, q, fm)
+        cm.call("rhs", 0.0, yp, q, fp)
+        cm.call("rhs", 0.0, ym, q, fm)
         fd[:, j] = (fp - fm) / (2 * h)
     scale = np.abs(fd).max() + 1e-12
     np.testing.assert_allclose(J.reshape(n, n), fd, rtol=1e-5, atol=1e-6 * scale)
@@ -125,10 +125,10 @@ def test_typical_two_cmt_values(compiled: dict) -> None:
     cm = compiled["two_cmt_oral"]
     q = cm.q_template.copy()
     y = np.array([100.0, 20.0, 10.0])
-    cm.derive(0.0, y, q, q)
+    cm.call("derive", 0.0, y, q, q)
     np.testing.assert_allclose(q[cm.layout.derived_slice], [1.0, 5.0, 50.0, 8.0, 100.0])
     dy = np.empty(3)
-    cm.rhs(0.0, y, q, dy)
+    cm.call("rhs", 0.0, y, q, dy)
     np.testing.assert_allclose(dy, [-100.0, 100 - 0.1 * 20 - 0.16 * 20 + 0.08 * 10,
                                     0.16 * 20 - 0.08 * 10])
 
@@ -139,21 +139,21 @@ def test_dosing_kernel(compiled: dict) -> None:
     q = cm.q_template.copy()
     for name, v in (("LAGT", 0.5), ("BIOAV", 0.7), ("RAT2", 12.0), ("DUR2", 3.0)):
         q[lay.index(name)] = v
-    cm.derive(0.0, np.zeros(2), q, q)
+    cm.call("derive", 0.0, np.zeros(2), q, q)
     a = np.full(8, np.nan)
-    cm.dosing(0.0, np.zeros(2), q, a)
+    cm.call("dosing", 0.0, np.zeros(2), q, a)
     np.testing.assert_array_equal(a, [1.0, 0.7, 0.0, 0.5, 0.0, 12.0, 0.0, 3.0])
     out = np.empty(1)
-    cm.outputs(0.0, np.array([0.0, 30.0]), q, out)
+    cm.call("outputs", 0.0, np.array([0.0, 30.0]), q, out)
     assert out[0] == pytest.approx(30.0 / (20.0 / 1000))   # NONMEM: A(2)/(V/1000)
 
 
 def test_mm_initial_response(compiled: dict) -> None:
     cm = compiled["mm_indirect_response"]
     q = cm.q_template.copy()
-    cm.derive(0.0, np.zeros(3), q, q)
+    cm.call("derive", 0.0, np.zeros(3), q, q)
     y0 = np.empty(3)
-    cm.init(0.0, np.zeros(3), q, y0)
+    cm.call("init", 0.0, np.zeros(3), q, y0)
     np.testing.assert_allclose(y0, [0.0, 0.0, 10.0 / 0.1])
 
 
@@ -179,18 +179,18 @@ def test_piecewise_min_max_and_exact_constants(kernel_cache) -> None:
     q = cm.q_template.copy()
     dy = np.empty(1)
     for t, a in ((1.0, 5.0), (5.0, 1.0), (3.0, 2.0)):
-        cm.rhs(t, np.array([a]), q, dy)
+        cm.call("rhs", t, np.array([a]), q, dy)
         k = 0.1 if t > 3.0 else 0.1 / 150
         expected = -k * min(a, 2.0) + 1 / 3 * abs(max(a, 2.0) - a) * 0.1
         assert dy[0] == pytest.approx(expected, rel=1e-14)
     J = np.empty(1)
-    cm.jac(1.0, np.array([5.0]), q, J)
+    cm.call("jac", 1.0, np.array([5.0]), q, J)
     assert J[0] == pytest.approx(0.0, abs=1e-15)        # d/dA of -k*min(A, 2) at A=5
-    cm.jac(1.0, np.array([1.0]), q, J)
+    cm.call("jac", 1.0, np.array([1.0]), q, J)
     assert J[0] == pytest.approx(-0.1 / 150 - 0.1 / 3)
     assert not cm.is_linear
     out = np.empty(2)
-    cm.outputs(0.0, np.array([8.0]), q, out)
+    cm.call("outputs", 0.0, np.array([8.0]), q, out)
     np.testing.assert_allclose(out, [math.sqrt(16.0), math.log10(4.0)], rtol=1e-15)
-    cm.outputs(0.0, np.array([0.0]), q, out)
+    cm.call("outputs", 0.0, np.array([0.0]), q, out)
     assert out[1] == -1.0

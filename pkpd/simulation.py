@@ -196,10 +196,10 @@ def _events_for(cm: CompiledModel, events: Any, n_sub: int, weights: np.ndarray 
     if isinstance(events, Dose):
         events = Regimen.single(events)
     if isinstance(events, Regimen):
-        table = events.to_events(cm.model, weight=weights)
-        if table.n_subjects == 1 and n_sub > 1:
-            table = table.tile(n_sub)
-        return table, None, False
+        per_kg = any(part.dose.per_weight for part in events.parts)
+        if per_kg and weights is not None and np.all(weights == weights[0]):
+            weights = weights[:1]  # one weight for everyone: lower the regimen once
+        return events.to_events(cm.model, weight=weights if per_kg else None), None, False
     if isinstance(events, NonmemData):
         events = events.events
     if isinstance(events, EventTable):
@@ -222,6 +222,7 @@ def simulate(
     rtol: float | None = None,
     atol: float | None = None,
     max_steps: int | None = None,
+    chunks: int | None = None,
 ) -> xr.Dataset:
     """Simulate a model for one or many subjects.
 
@@ -246,12 +247,17 @@ def simulate(
         The outputs to return (default: all of the model's outputs).
     states : bool
         Also return the amount in every state.
-    solver : {"auto", "dopri5", "rosenbrock"}
-        Integration method (see :mod:`pkpd.engine`).
+    solver : {"auto", "exact", "dopri5", "rosenbrock"}
+        Integration method (see :mod:`pkpd.engine`): "auto" steps a linear model exactly
+        (matrix exponential) and integrates a nonlinear one with Dormand-Prince, switching to
+        Rosenbrock when it turns stiff.
     rtol, atol : float, optional
         Tolerances (defaults 1e-6 and 1e-9, in each state's unit).
     max_steps : int, optional
         Largest number of steps between two records.
+    chunks : int, optional
+        Subjects per chunk: return a lazy, dask-backed Dataset computed chunk by chunk (see
+        :func:`pkpd.simulate_chunked`; :func:`pkpd.simulate_to_zarr` streams it to disk).
 
     Returns
     -------
@@ -275,6 +281,12 @@ def simulate(
     >>> float(ds["CP"].sel(time=12.0).squeeze()) > 0
     True
     """
+    if chunks is not None:
+        from .scale import simulate_chunked
+
+        return simulate_chunked(model, events, patients, params=params, times=times,
+                                chunks=chunks, outputs=outputs, states=states, solver=solver,
+                                rtol=rtol, atol=atol, max_steps=max_steps)
     import xarray as xr
 
     from . import engine
@@ -292,7 +304,7 @@ def simulate(
             n_tab = n
     weights = _weights_kg(m, (patients, params), n_tab or 1)
     table, data_ids, is_dataset = _events_for(cm, events, n_tab or 1, weights)
-    n_sub = table.n_subjects
+    n_sub = table.n_subjects if is_dataset or table.n_subjects > 1 else (n_tab or 1)
     if n_tab is not None and n_tab != n_sub:
         raise DataError(f"the dataset has {n_sub} subjects but params/patients have {n_tab} rows")
 
@@ -321,7 +333,7 @@ def simulate(
     out_times = parse_times(times, m.time_unit) if times is not None else None
     if out_times is None and not is_dataset:
         raise UnitError("times: give output times for a regimen, e.g. times='0..24 h by 0.5 h'")
-    prep = engine.prepare(table, out_times)
+    prep = engine.prepare(table, out_times, n_subjects=None if is_dataset else n_sub)
 
     wanted = list(outputs) if outputs is not None else list(cm.output_names)
     unknown = [o for o in wanted if o not in cm.output_names]
