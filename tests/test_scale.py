@@ -129,7 +129,7 @@ def test_nothing_runs_until_computed(monkeypatch, two_cmt, params):
     ({"times": "0..24 kg by 1 kg"}, pkpd.UnitError, "times"),
     ({"chunks": 0}, pkpd.DataError, "chunks"),
     ({"outputs": ["NOPE"]}, pkpd.ModelError, "NOPE"),
-    ({"events": "500 mg PO every"}, pkpd.RegimenError, ""),
+    ({"events": "500 mg PO every"}, pkpd.RegimenError, "expected an interval"),
 ])
 def test_invalid_input_fails_at_call_time(two_cmt, params, change, error, match):
     args = {"model": two_cmt, "events": REGIMEN, "params": params, "times": TIMES,
