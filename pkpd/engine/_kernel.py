@@ -983,6 +983,13 @@ def _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates, active,
 
 
 @_inline
+def _noref(a):
+    """A view of the C-contiguous array ``a`` that carries no reference count (valid while
+    ``a`` lives)."""
+    return nb.carray(ptr(a), a.shape)
+
+
+@_inline
 def _set_cov(q, cov_slot, rcov, r):
     """Put record r's covariate values into q; True if any changed."""
     changed = False
@@ -1007,9 +1014,43 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
              ramt, rcmt, rrate, rii, rss, rout, rcov, cov_slot, cov_nocb, q, opts, out, states,
              want_states, status, ws, y, rates, active, attrs, obuf, xss, tmpn, pend, ssres):
     """Simulate one subject: records lo..hi-1, outputs in rows row_base + rout[r]."""
+    # views without reference counting: every array handed on in the loop below would
+    # otherwise cost atomic reference-count updates at each call
+    y = _noref(y)
+    rates = _noref(rates)
+    active = _noref(active)
+    attrs = _noref(attrs)
+    obuf = _noref(obuf)
+    xss = _noref(xss)
+    tmpn = _noref(tmpn)
+    q = _noref(q)
+    out = _noref(out)
+    states = _noref(states)
+    status = _noref(status)
+    rtime = _noref(rtime)
+    revid = _noref(revid)
+    ramt = _noref(ramt)
+    rcmt = _noref(rcmt)
+    rrate = _noref(rrate)
+    rii = _noref(rii)
+    rss = _noref(rss)
+    rout = _noref(rout)
+    rcov = _noref(rcov)
+    cov_slot = _noref(cov_slot)
+    cov_nocb = _noref(cov_nocb)
+    opts = _noref(opts)
+    ssres = _noref(ssres)
     n = y.shape[0]
     ncov = cov_slot.shape[0]
     wk, hst, diag, piv, la, lin, ist, xw = ws
+    wk = _noref(wk)
+    hst = _noref(hst)
+    diag = _noref(diag)
+    piv = _noref(piv)
+    la = _noref(la)
+    lin = _noref(lin)
+    ist = _noref(ist)
+    xw = _noref(xw)
     k3 = (rhs, jac, outputs)
     wsx = (wk, hst, diag, piv, la, lin, ist, xw, rtime, rout, obuf, out, states)
     pt, pk, pc, pv, npend = pend
