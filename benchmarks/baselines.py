@@ -6,6 +6,7 @@ on the standard grid, with the output names of pkpd's library models (M1: CP; M2
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from itertools import pairwise
 
@@ -29,22 +30,34 @@ _PIECES = [(lo, hi, np.flatnonzero((TIMES >= lo) & ((TIMES < hi) if k < len(DOSE
 # M1: numpy closed form (the formula of WORKLOAD.md) and the stable reference
 # --------------------------------------------------------------------------------------------
 
+#: subjects per block of the closed form: bounds its (block x 337) temporaries at large N
+CLOSED_FORM_BLOCK = 10_000
+
+
 def m1_closed_form(cohort: Cohort) -> Outputs:
-    """The tri-exponential of WORKLOAD.md, vectorised over subjects x times, a loop over doses."""
-    KA, CL, V1, Q, V2 = (cohort.column(p) for p in ("KA", "CL", "V1", "Q", "V2"))
-    k10, k12, k21 = CL / V1, Q / V1, Q / V2
-    s, p = k10 + k12 + k21, k10 * k21
-    root = np.sqrt(s * s - 4.0 * p)
-    a, b = 0.5 * (s + root), 0.5 * (s - root)
-    scale = DOSE_AMOUNT * KA / V1
-    ca = scale * (k21 - a) / ((KA - a) * (b - a))
-    cb = scale * (k21 - b) / ((KA - b) * (a - b))
-    ck = scale * (k21 - KA) / ((a - KA) * (b - KA))
-    conc = np.zeros((cohort.n, TIMES.size))
-    for td in DOSE_TIMES:
-        first = np.searchsorted(TIMES, td)
-        s_ = TIMES[first:] - td
-        conc[:, first:] += ca * np.exp(-a * s_) + cb * np.exp(-b * s_) + ck * np.exp(-KA * s_)
+    """The tri-exponential of WORKLOAD.md, vectorised over subjects x times, a loop over doses.
+
+    Subjects are taken in blocks of :data:`CLOSED_FORM_BLOCK` (one block up to N = 10^4), so that
+    the temporaries stay small at N = 10^6."""
+    conc = np.empty((cohort.n, TIMES.size))
+    for lo in range(0, cohort.n, CLOSED_FORM_BLOCK):
+        rows = slice(lo, lo + CLOSED_FORM_BLOCK)
+        KA, CL, V1, Q, V2 = (cohort.column(p)[rows] for p in ("KA", "CL", "V1", "Q", "V2"))
+        k10, k12, k21 = CL / V1, Q / V1, Q / V2
+        s, p = k10 + k12 + k21, k10 * k21
+        root = np.sqrt(s * s - 4.0 * p)
+        a, b = 0.5 * (s + root), 0.5 * (s - root)
+        scale = DOSE_AMOUNT * KA / V1
+        ca = scale * (k21 - a) / ((KA - a) * (b - a))
+        cb = scale * (k21 - b) / ((KA - b) * (a - b))
+        ck = scale * (k21 - KA) / ((a - KA) * (b - KA))
+        block = conc[rows]
+        block[:] = 0.0
+        for td in DOSE_TIMES:
+            first = np.searchsorted(TIMES, td)
+            s_ = TIMES[first:] - td
+            block[:, first:] += (ca * np.exp(-a * s_) + cb * np.exp(-b * s_)
+                                 + ck * np.exp(-KA * s_))
     return {"CP": conc}
 
 
@@ -138,7 +151,7 @@ def numbalsoda_dop853(model: str) -> Callable[[Cohort], Outputs] | str:
         import numba as nb
         from numbalsoda import dop853, lsoda_sig
     except ImportError as exc:
-        return f"not installed ({exc.name or exc})"
+        return not_installed("numbalsoda", exc)
 
     if model == "M1":
         @nb.cfunc(lsoda_sig)
@@ -195,6 +208,106 @@ def numbalsoda_dop853(model: str) -> Callable[[Cohort], Outputs] | str:
             y0s[:, 2] = cohort.params["KIN"] / cohort.params["KOUT"]
         c, r = loop(params, TIMES, y0s)
         return dict(zip(out_names, (c, r), strict=False))
+
+    return run
+
+
+def not_installed(package: str, exc: ImportError) -> str:
+    """Why an optional peer is missing: the import error, and a missing build tool if any."""
+    note = f"not installed (import failed: {exc})"
+    if package == "numbalsoda" and not any(shutil.which(c) for c in ("gfortran", "f95", "flang")):
+        note += ("; `pip install numbalsoda` builds it from source, which needs a Fortran "
+                 "compiler, and none is on PATH")
+    return note
+
+
+# --------------------------------------------------------------------------------------------
+# optional peer: libroadrunner (LLVM-compiled SBML, CVODE), the doses as SBML events
+# --------------------------------------------------------------------------------------------
+
+#: states and right-hand sides of the SBML models (C of M2 written out as Ac/V)
+_RR_ODES = {
+    "M1": {"Ad": "-KA*Ad", "Ac": "KA*Ad - CL/V1*Ac - Q/V1*Ac + Q/V2*Ap", "Ap": "Q/V1*Ac - Q/V2*Ap"},
+    "M2": {"Ad": "-KA*Ad", "Ac": "KA*Ad - VMAX*(Ac/V)/(KM + Ac/V)",
+           "R": "KIN*(1 - IMAX*(Ac/V)/(IC50 + Ac/V)) - KOUT*R"},
+}
+_MATH = '<math xmlns="http://www.w3.org/1998/Math/MathML">{}</math>'
+_TIME = ('<csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/time">'
+         "time</csymbol>")
+
+
+def _sbml(model: str) -> str:
+    """SBML Level 3 of M1 or M2: parameters with rate rules, one event per dose after t = 0."""
+    import sympy as sp
+    from sympy.printing.mathml import mathml
+
+    names = M1_ARGS if model == "M1" else M2_ARGS
+    odes = _RR_ODES[model]
+    # digit-free stand-ins: sympy's MathML printer renders a name such as IC50 as a subscript
+    stand_in = {n: f"zz{chr(97 + i)}" for i, n in enumerate((*names, *odes))}
+    symbols = {n: sp.Symbol(z) for n, z in stand_in.items()}
+
+    def math(rhs: str) -> str:
+        text = mathml(sp.parse_expr(rhs, local_dict=symbols), printer="content")
+        for n, z in stand_in.items():
+            text = text.replace(f"<ci>{z}</ci>", f"<ci>{n}</ci>")
+        return _MATH.format(text)
+
+    params = [f'<parameter id="{n}" value="1" constant="true"/>' for n in names]
+    params += [f'<parameter id="{s}" value="0" constant="false"/>' for s in odes]
+    rules = [f'<rateRule variable="{s}">{math(rhs)}</rateRule>' for s, rhs in odes.items()]
+    events = [f'<event id="dose{k}" useValuesFromTriggerTime="true">'
+              '<trigger initialValue="true" persistent="true">'
+              + _MATH.format(f"<apply><geq/>{_TIME}<cn>{td:g}</cn></apply>") + "</trigger>"
+              '<listOfEventAssignments><eventAssignment variable="Ad">'
+              + _MATH.format(f"<apply><plus/><ci>Ad</ci><cn>{DOSE_AMOUNT:g}</cn></apply>")
+              + "</eventAssignment></listOfEventAssignments></event>"
+              for k, td in enumerate(DOSE_TIMES[1:], start=1)]
+    return ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<sbml xmlns="http://www.sbml.org/sbml/level3/version1/core" level="3" version="1">'
+            f'<model id="{model}"><listOfParameters>{"".join(params)}</listOfParameters>'
+            f'<listOfRules>{"".join(rules)}</listOfRules>'
+            f'<listOfEvents>{"".join(events)}</listOfEvents></model></sbml>')
+
+
+def roadrunner_cvode(model: str) -> Callable[[Cohort], Outputs] | str:
+    """The libroadrunner peer (CVODE, rtol 1e-6, atol 1e-9), or a note saying why it is missing.
+
+    Building the runner (SBML parsing and LLVM compilation) happens here, so that the caller
+    times it with the first call. Per subject: reset, set the parameters and the initial state
+    (the t = 0 dose in the depot), simulate 0..168 h on the 337-point grid; the later doses are
+    SBML events at 12, 24, ..., 156 h, where CVODE restarts."""
+    try:
+        import roadrunner
+    except ImportError as exc:
+        return not_installed("libroadrunner", exc)
+
+    rr = roadrunner.RoadRunner(_sbml(model))
+    rr.integrator = "cvode"
+    rr.integrator.relative_tolerance = 1e-6
+    rr.integrator.absolute_tolerance = 1e-9
+    names = M1_ARGS if model == "M1" else M2_ARGS
+    states = list(_RR_ODES[model])
+    rr.timeCourseSelections = ["time", "Ac", *(["R"] if model == "M2" else [])]
+    ids = [*names, *states]
+
+    def run(cohort: Cohort) -> Outputs:
+        n = cohort.n
+        first = np.empty((n, TIMES.size))
+        second = np.empty((n, TIMES.size))
+        for i in range(n):
+            p = cohort.subject(i)
+            y0 = {"Ad": DOSE_AMOUNT, "Ac": 0.0, "Ap": 0.0,
+                  "R": p.get("KIN", 0.0) / p.get("KOUT", 1.0)}
+            rr.reset()
+            rr.setValues(ids, [p[k] for k in names] + [y0[s] for s in states])
+            res = rr.simulate(0.0, float(TIMES[-1]), TIMES.size)
+            if i == 0 and not np.array_equal(res[:, 0], TIMES):
+                raise RuntimeError("libroadrunner output grid differs from the workload grid")
+            first[i] = res[:, 1] / (p["V1"] if model == "M1" else p["V"])
+            if model == "M2":
+                second[i] = res[:, 2]
+        return {"CP": first} if model == "M1" else {"C": first, "R": second}
 
     return run
 

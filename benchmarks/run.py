@@ -2,12 +2,13 @@
 
 Usage::
 
-    python benchmarks/run.py                 # N = 1, 1000, 10000
+    python benchmarks/run.py                 # N = 1, 10^3, 10^4, 10^5, 10^6 (about 20 min)
     python benchmarks/run.py --quick         # smoke run, N = 1, 100
-    python benchmarks/run.py --sizes 1,1000 --models M2
+    python benchmarks/run.py --sizes 1,1000 --models M2 --no-startup --no-memory
 
-Prints a Markdown table (subjects per second, ratios, accuracy, start-up times) and writes it to
-``benchmarks/results/latest.md``. See ``benchmarks/README.md`` for the meaning of each column.
+Prints Markdown tables (subjects per second, ratios, accuracy, start-up times, peak memory, the
+targets with pass/fail) and writes them to ``benchmarks/results/latest.md``. See
+``benchmarks/README.md`` for the meaning of each column.
 """
 
 from __future__ import annotations
@@ -76,14 +77,26 @@ def time_sizes(run: Callable[[int], object], sizes: list[int], repeats: int,
     return rates
 
 
-def measure(name: str, fn: Callable[[workloads.Cohort], dict], key: str, sizes: list[int],
+def measure(name: str, make: Callable[[], Callable | str], key: str, sizes: list[int],
             cohorts: dict[int, workloads.Cohort], ref: dict, repeats: int,
             log: Callable[[str], None]) -> ToolResult:
+    """Setup + first call (N = 1), accuracy, then the timing protocol over ``sizes``.
+
+    ``make`` builds the tool (imports, model build, compilation...) and returns a function
+    cohort -> outputs, or a note saying why the tool is not available."""
     log(f"  {name}")
-    result = ToolResult(name)
     t0 = time.perf_counter()
-    fn(cohorts[1])
-    result.first_call = time.perf_counter() - t0
+    try:
+        fn = make()
+        if isinstance(fn, str):
+            log(f"    {fn}")
+            return ToolResult(name, note=fn)
+        fn(cohorts[1])
+    except Exception as exc:  # an optional peer or an incomplete API: report, go on
+        note = f"not available ({type(exc).__name__}: {exc})"
+        log(f"    {note}")
+        return ToolResult(name, note=note)
+    result = ToolResult(name, first_call=time.perf_counter() - t0)
     result.err = baselines.errors(fn(workloads.accuracy_cohort(key)), ref)
     result.rate = time_sizes(lambda n: fn(cohorts[n]), sizes, repeats, log)
     return result
@@ -93,28 +106,28 @@ def measure(name: str, fn: Callable[[workloads.Cohort], dict], key: str, sizes: 
 # pkpd
 # --------------------------------------------------------------------------------------------
 
-def pkpd_runner(spec: workloads.WorkloadSpec) -> tuple[Callable | None, str]:
-    """A function cohort -> outputs calling the public API, or (None, reason)."""
-    try:
+def pkpd_runner(spec: workloads.WorkloadSpec) -> Callable[[], Callable]:
+    """A factory of the function cohort -> outputs calling pkpd's public API."""
+
+    def make() -> Callable[[workloads.Cohort], dict[str, np.ndarray]]:
         import pkpd
 
         model = pkpd.load_model(spec.library_name)
         regimen = pkpd.Regimen.repeat(pkpd.Dose(f"{workloads.DOSE_AMOUNT:g} mg", into="depot"),
                                       every=f"{workloads.DOSE_INTERVAL:g} h",
                                       count=workloads.DOSE_COUNT)
-        simulate = pkpd.simulate
-    except Exception as exc:  # the API may be incomplete: report, do not fail the baselines
-        return None, f"not available ({type(exc).__name__}: {exc})"
+        if note := _check_typical_values(model, spec):
+            raise RuntimeError(note)
 
-    note = _check_typical_values(model, spec)
+        def run(cohort: workloads.Cohort) -> dict[str, np.ndarray]:
+            ds = pkpd.simulate(model, regimen, params=cohort.frame(), times=workloads.TIMES,
+                               rtol=RTOL, atol=ATOL)
+            return {name: np.asarray(ds[name].transpose("id", "time").values, dtype=float)
+                    for name in spec.outputs}
 
-    def run(cohort: workloads.Cohort) -> dict[str, np.ndarray]:
-        ds = simulate(model, regimen, params=cohort.frame(), times=workloads.TIMES,
-                      rtol=RTOL, atol=ATOL)
-        return {name: np.asarray(ds[name].transpose("id", "time").values, dtype=float)
-                for name in spec.outputs}
+        return run
 
-    return run, note
+    return make
 
 
 def _check_typical_values(model: object, spec: workloads.WorkloadSpec) -> str:

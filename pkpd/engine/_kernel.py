@@ -600,11 +600,10 @@ def _lin_slot(h, n, la, lin, ist, xw, piv, need_g):
 
 
 @_inline
-def _lin_apply(k, y, rp, n, lap, lp, lw, tmp):
-    """y <- E y + G (c + rates) with the matrices of cache slot k (pointers)."""
+def _lin_apply(k, y, rp, n, lap, lp, lw, tmp, wnz):
+    """y <- E y (+ G (c + rates) if wnz) with the matrices of cache slot k (pointers)."""
     e = at(lp, k * lw + 2)
     g = at(lp, k * lw + 2 + n * n)
-    wnz = lp[k * lw + 1] != 0.0
     for i in range(n):
         s = 0.0
         for j in range(n):
@@ -618,19 +617,20 @@ def _lin_apply(k, y, rp, n, lap, lp, lw, tmp):
 
 
 @_inline
-def _lin_find(h, n, lap, lp, lw, istp, rp):
-    """The cache slot for step h, or -1 if it must be filled (absent, or G needed and
-    missing)."""
-    need_g = False
-    for i in range(n):
-        if lap[n * n + i] + rp[i] != 0.0:
-            need_g = True
-    for j in range(istp[0]):
-        if lp[j * lw] == h:
-            if need_g and lp[j * lw + 1] == 0.0:
-                return -1
-            return j
-    return -1
+def _lin_find(h, lp, lw, istp, need_g, k_last):
+    """The cache slot for step h (the last one used is tried first), or -1 if it must be
+    filled (absent, or G needed and missing)."""
+    k = -1
+    if k_last >= 0 and lp[k_last * lw] == h:
+        k = k_last
+    else:
+        for j in range(istp[0]):
+            if lp[j * lw] == h:
+                k = j
+                break
+    if k >= 0 and need_g and lp[k * lw + 1] == 0.0:
+        return -1
+    return k
 
 
 @_inline
@@ -654,19 +654,21 @@ def _lin_advance(outputs, t0, t1, y, q, rates, wk, la, lin, ist, xw, piv, ra, rb
     tmp = at(ptr(wk), _YS * wk.shape[1])
     t = t0
     ri = _next_emit(ra, rb, rop)
+    # inputs are constant over the segment: is the input term (c + rates) needed at all?
+    need_g = False
+    for i in range(n):
+        if lap[n * n + i] + rp[i] != 0.0:
+            need_g = True
+    k = -1
     while True:
         last = ri >= rb
         tr = t1 if last else rtp[ri]
         if tr > t:
             h = tr - t
-            k = _lin_find(h, n, lap, lp, lw, istp, rp)
+            k = _lin_find(h, lp, lw, istp, need_g, k)
             if k < 0:
-                need_g = False
-                for i in range(n):
-                    if lap[n * n + i] + rp[i] != 0.0:
-                        need_g = True
                 k = _lin_slot(h, n, la, lin, ist, xw, piv, need_g)
-            _lin_apply(k, yp, rp, n, lap, lp, lw, tmp)
+            _lin_apply(k, yp, rp, n, lap, lp, lw, tmp, need_g)
             t = tr
         if last:
             break

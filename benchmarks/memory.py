@@ -1,0 +1,83 @@
+"""Peak memory of a large pkpd run, measured in this (fresh) process.
+
+Usage::
+
+    python benchmarks/memory.py zarr --n 1000000 --chunks 100000   # simulate_to_zarr, M1
+    python benchmarks/memory.py memory --n 100000                  # in-memory simulate, M1
+
+Simulates the M1 workload of ``bench/WORKLOAD.md`` (337 output times) and prints one JSON line:
+peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) before and after the run,
+the wall time of the run and, for ``zarr``, the size of the store, which is written under /tmp
+and deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import workloads  # noqa: E402
+
+
+def peak_rss() -> int:
+    """Peak resident set size of this process so far, in bytes (Linux reports KiB)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib if sys.platform == "darwin" else kib * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=("zarr", "memory"))
+    parser.add_argument("--n", type=int, default=1_000_000, help="subjects (default 10^6)")
+    parser.add_argument("--chunks", type=int, default=100_000, help="subjects per zarr chunk")
+    parser.add_argument("--dir", default="/tmp", help="parent folder of the temporary store")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+
+    import pkpd
+
+    spec = workloads.M1
+    model = pkpd.load_model(spec.library_name)
+    regimen = pkpd.Regimen.repeat(pkpd.Dose("500 mg", into="depot"), every="12 h", count=14)
+    frame = workloads.cohort("M1", args.n).frame()
+    # compile / load the kernels outside the measured run
+    pkpd.simulate(model, regimen, params=frame.iloc[:1], times=workloads.TIMES,
+                  rtol=1e-6, atol=1e-9)
+    result: dict[str, object] = {"mode": args.mode, "n": args.n, "rss_before": peak_rss()}
+    if args.mode == "memory":
+        t0 = time.perf_counter()
+        ds = pkpd.simulate(model, regimen, params=frame, times=workloads.TIMES,
+                           rtol=1e-6, atol=1e-9)
+        result["wall"] = time.perf_counter() - t0
+        result["check"] = float(np.asarray(ds[spec.outputs[0]])[-1000:, -1].mean())
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="pkpd-mem-", dir=args.dir))
+        try:
+            t0 = time.perf_counter()
+            ds = pkpd.simulate_to_zarr(folder / "run.zarr", model, regimen, params=frame,
+                                       times=workloads.TIMES, chunks=args.chunks,
+                                       rtol=1e-6, atol=1e-9)
+            result["wall"] = time.perf_counter() - t0
+            result["chunks"] = args.chunks
+            result["check"] = float(ds[spec.outputs[0]][-1000:, -1].mean().compute())
+            result["store_bytes"] = sum(f.stat().st_size for f in folder.rglob("*")
+                                        if f.is_file())
+            del ds
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    result["peak_rss"] = peak_rss()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
