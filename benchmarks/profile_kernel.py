@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ["PKPD_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import workloads  # noqa: E402
+import workloads
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -174,8 +174,8 @@ def _weights_kg(model: Model, tables: Sequence[Any], n_sub: int) -> np.ndarray |
         if tab is not None:
             cols, _, _ = _table_columns(tab, "patients")
             if "WT" in cols:
-                return np.array([convert(convert(w, unit, what="WT"), "kg") if unit == "kg"
-                                 else convert(f"{convert(w, unit, what='WT')} {unit}", "kg")
+                # a number is in the covariate's unit; a string or quantity carries its own
+                return np.array([convert(f"{convert(w, unit, what='WT')} {unit}", "kg")
                                  for w in cols["WT"]])
     default = next((c.default for c in model.covariates if c.name == "WT"), None)
     return None if default is None else np.full(n_sub, convert(f"{default} {unit}", "kg"))

@@ -190,3 +190,24 @@ def test_stiff_problem_switches_to_rosenbrock():
     # DOPRI5 alone cannot do this within the step budget
     with pytest.raises(pkpd.SolverError, match="too many steps"):
         pkpd.simulate(cm, pkpd.read_nonmem(frame), solver="dopri5", max_steps=5000)
+
+
+def test_per_kg_doses_use_each_patients_weight():
+    vanco = pkpd.compile_model(pkpd.load_model("vancomycin_goti2018"))
+    kw = {"times": "0..24 h by 1 h"}
+    per_kg = pkpd.simulate(vanco, "25 mg/kg IV over 2 h", {"WT": ["82 kg", "180.78 lb"]}, **kw)
+    fixed = pkpd.simulate(vanco, "2050 mg IV over 2 h", {"WT": [82.0]}, **kw)
+    np.testing.assert_allclose(per_kg["CP"].values[0], fixed["CP"].values[0], rtol=1e-12)
+    # 180.78 lb is 82.0 kg (to 4 digits): same exposure
+    np.testing.assert_allclose(per_kg["CP"].values[1], fixed["CP"].values[0], rtol=1e-4)
+
+
+def test_per_kg_dose_without_a_weight_is_an_error():
+    mb = pkpd.ModelBuilder("no_weight", time_unit="h")
+    central, = mb.states(central="mg")
+    mb.parameters(CL="2 L/h", V="20 L")
+    mb.ode(central, "-CL/V*central")
+    mb.output("C", "central/V", unit="mg/L")
+    mb.route("IV", "central")
+    with pytest.raises(pkpd.RegimenError, match="weight"):
+        pkpd.simulate(mb.build(), "25 mg/kg IV", times=[1.0])
