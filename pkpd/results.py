@@ -18,7 +18,7 @@ from .errors import DataError
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-__all__ = ["exposure", "quantiles"]
+__all__ = ["exposure", "prediction_interval", "quantiles"]
 
 
 def quantiles(da: xr.DataArray, q: float | Sequence[float] = (0.05, 0.5, 0.95),
@@ -64,6 +64,33 @@ def quantiles(da: xr.DataArray, q: float | Sequence[float] = (0.05, 0.5, 0.95),
     if da.chunks is not None:
         da = da.chunk({d: (-1 if d == dim else "auto") for d in da.dims})
     return da.quantile(probs, dim=dim, keep_attrs=True)
+
+
+def prediction_interval(da: xr.DataArray, level: float = 0.90, dim: str = "sample"
+                        ) -> xr.DataArray:
+    """A central prediction interval and the median over ``dim``.
+
+    For a result of ``pkpd.simulate(..., n=...)``: over ``"sample"`` this is the band of one
+    subject's (or each subject's) predictions; of ``<output>_obs`` it is a prediction interval
+    of observations; over ``"id"`` of a population run it is a population band.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+    level : float
+        Coverage in (0, 1): 0.90 gives the 5 %, 50 % and 95 % quantiles.
+    dim : str
+        The dimension sampled.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dimension ``quantile`` = ``[(1 - level)/2, 0.5, (1 + level)/2]`` in place of ``dim``.
+    """
+    if not 0.0 < level < 1.0:
+        raise DataError(f"prediction_interval: level {level!r} must be in (0, 1)")
+    lo = round((1.0 - level) / 2.0, 12)  # 0.05 rather than 0.04999...
+    return quantiles(da, q=(lo, 0.5, 1.0 - lo), dim=dim)
 
 
 def _value(value: Any, unit: str | None, what: str) -> float | None:

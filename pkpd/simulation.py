@@ -164,6 +164,49 @@ def _subject_matrix(cm: CompiledModel, n_sub: int, sources: Sequence[tuple[str, 
     return q, ids
 
 
+def _columns_given(table: Any) -> set[str]:
+    if table is None:
+        return set()
+    return set(_table_columns(table, "table")[0])
+
+
+def _sample_parameters(cm: CompiledModel, q: np.ndarray, n: int, rng: np.random.Generator,
+                       sources: tuple[str, ...], uncertainty: Any, fixed: set[str]
+                       ) -> np.ndarray:
+    """Repeat each subject's q ``n`` times (row s*n + k) and draw the sampled sources.
+
+    Draw order (for reproducibility): parameter uncertainty (n draws, sample k shared by all
+    subjects), then etas (one per subject and sample, subject-major).
+    """
+    from .variability import SOURCES, sample_etas, sample_thetas
+
+    unknown = [v for v in sources if v not in SOURCES]
+    if unknown:
+        raise DataError(f"variability: {', '.join(unknown)} unknown; valid: {', '.join(SOURCES)}")
+    m = cm.model
+    n_sub = q.shape[0]
+    q = np.repeat(q, n, axis=0)
+    if "uncertainty" in sources:
+        if uncertainty is None:
+            raise DataError("variability 'uncertainty' needs `uncertainty=` (a covariance "
+                            "matrix of the estimates or a table of bootstrap estimates)")
+        thetas = sample_thetas(m.parameter_names, cm.q_template[cm.layout.theta_slice],
+                               uncertainty, n, rng)
+        for name, values in thetas.items():
+            if name not in fixed:
+                q[:, cm.layout.index(name)] = np.tile(values, n_sub)
+    elif uncertainty is not None:
+        raise DataError("`uncertainty` is given but 'uncertainty' is not in `variability`")
+    if "iiv" in sources and m.etas:
+        if m.omega is None:
+            raise ModelError(f"model '{m.name}' has etas but no omega: cannot sample them")
+        etas = sample_etas(m.omega, n_sub * n, rng)
+        for i, name in enumerate(m.etas):
+            if name not in fixed:
+                q[:, cm.layout.index(name)] = etas[:, i]
+    return q
+
+
 def _weights_kg(model: Model, tables: Sequence[Any], n_sub: int) -> np.ndarray | None:
     """Body weight of each subject in kg (for per-kg doses): a WT column of the tables, else the
     default of the model's WT covariate, else None."""
@@ -223,6 +266,10 @@ def simulate(
     atol: float | None = None,
     max_steps: int | None = None,
     chunks: int | None = None,
+    n: int | None = None,
+    seed: int | np.random.Generator | None = None,
+    variability: Sequence[str] = ("iiv", "ruv"),
+    uncertainty: Any = None,
 ) -> xr.Dataset:
     """Simulate a model for one or many subjects.
 
@@ -258,6 +305,20 @@ def simulate(
     chunks : int, optional
         Subjects per chunk: return a lazy, dask-backed Dataset computed chunk by chunk (see
         :func:`pkpd.simulate_chunked`; :func:`pkpd.simulate_to_zarr` streams it to disk).
+    n : int, optional
+        Samples per subject: draw the sources of ``variability`` ``n`` times and add a
+        ``sample`` dimension (dims ``(id, sample, time)``; needs ``times``). Without ``n``
+        nothing is sampled (typical values, or the etas given in ``params``).
+    seed : int or numpy.random.Generator, optional
+        Source of randomness for the samples (the same seed gives the same draws everywhere).
+    variability : sequence of {"iiv", "ruv", "uncertainty"}
+        What is sampled (see :mod:`pkpd.variability`): between-subject variability (etas from
+        the model's omega; etas given in ``params`` stay fixed), residual error (adds a
+        variable ``<output>_obs`` for each output with an error model), parameter
+        uncertainty (needs ``uncertainty``).
+    uncertainty : mapping or DataFrame, optional
+        ``{"names": [...], "cov": matrix}`` of the estimates, or a table of bootstrap
+        estimates (see :func:`pkpd.variability.sample_thetas`).
 
     Returns
     -------
@@ -298,10 +359,10 @@ def simulate(
     n_tab = None
     for what, tab in (("params", params), ("patients", patients)):
         if tab is not None:
-            _, n, _ = _table_columns(tab, what)
-            if n_tab is not None and n != n_tab:
-                raise DataError(f"params has {n_tab} rows but patients has {n}")
-            n_tab = n
+            _, n_rows, _ = _table_columns(tab, what)
+            if n_tab is not None and n_rows != n_tab:
+                raise DataError(f"params has {n_tab} rows but patients has {n_rows}")
+            n_tab = n_rows
     weights = _weights_kg(m, (patients, params), n_tab or 1)
     table, data_ids, is_dataset = _events_for(cm, events, n_tab or 1, weights)
     n_sub = table.n_subjects if is_dataset or table.n_subjects > 1 else (n_tab or 1)
@@ -333,7 +394,30 @@ def simulate(
     out_times = parse_times(times, m.time_unit) if times is not None else None
     if out_times is None and not is_dataset:
         raise UnitError("times: give output times for a regimen, e.g. times='0..24 h by 0.5 h'")
-    prep = engine.prepare(table, out_times, n_subjects=None if is_dataset else n_sub)
+    n_smp = 1
+    rng = None
+    if n is not None:
+        if out_times is None:
+            raise UnitError("times: sampling (n=...) needs output times")
+        n_smp = int(n)
+        if n_smp < 1 or n_smp != n:
+            raise DataError(f"n = {n!r}: the number of samples must be a positive integer")
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        fixed = _columns_given(params) | _columns_given(patients)
+        q = _sample_parameters(cm, q, n_smp, rng, tuple(variability), uncertainty, fixed)
+        ids_run = np.repeat(ids, n_smp)
+    else:
+        ids_run = ids
+    n_run = n_sub * n_smp
+    prep = engine.prepare(table, out_times, n_subjects=None if is_dataset else n_run)
+    if is_dataset and n_smp > 1:
+        from dataclasses import replace
+
+        n_t = len(out_times)
+        s_of = np.repeat(np.arange(n_sub), n_smp)
+        prep = replace(prep, subj_lo=np.repeat(prep.subj_lo, n_smp),
+                       subj_hi=np.repeat(prep.subj_hi, n_smp),
+                       row_base=(np.arange(n_run) - s_of) * n_t, n_rows=n_run * n_t)
 
     wanted = list(outputs) if outputs is not None else list(cm.output_names)
     unknown = [o for o in wanted if o not in cm.output_names]
@@ -342,7 +426,7 @@ def simulate(
                          f"{', '.join(cm.output_names)}")
 
     out, st, status = engine.run(
-        cm, prep, q, cov_slot, cov_nocb, ids=ids,
+        cm, prep, q, cov_slot, cov_nocb, ids=ids_run,
         rtol=engine.DEFAULT_RTOL if rtol is None else rtol,
         atol=engine.DEFAULT_ATOL if atol is None else atol,
         solver=solver, max_steps=engine.DEFAULT_MAX_STEPS if max_steps is None else max_steps,
@@ -355,10 +439,17 @@ def simulate(
     if np.any(status[:, 4] > 0):
         attrs["steady_state_max_residual"] = float(status[:, 4].max())
 
-    if out_times is not None:
-        shape: tuple[int, ...] = (n_sub, len(out_times))
-        dims: tuple[str, ...] = ("id", "time")
-        coords: dict[str, Any] = {"id": ids, "time": ("time", out_times, time_attrs)}
+    if n is not None:
+        shape: tuple[int, ...] = (n_sub, n_smp, len(out_times))
+        dims: tuple[str, ...] = ("id", "sample", "time")
+        coords: dict[str, Any] = {"id": ids, "sample": np.arange(n_smp),
+                                  "time": ("time", out_times, time_attrs)}
+        attrs["variability"] = ",".join(variability)
+        attrs["seed"] = str(seed) if not isinstance(seed, np.random.Generator) else "generator"
+    elif out_times is not None:
+        shape = (n_sub, len(out_times))
+        dims = ("id", "time")
+        coords = {"id": ids, "time": ("time", out_times, time_attrs)}
     else:
         shape = (prep.n_rows,)
         dims = ("record",)
@@ -372,6 +463,12 @@ def simulate(
         k = cm.output_names.index(o)
         unit = m.outputs[k].unit
         data_vars[o] = (dims, out[:, k].reshape(shape), {"units": unit, "long_name": o})
+        if rng is not None and "ruv" in variability and o in m.error:
+            from .variability import add_residual
+
+            data_vars[f"{o}_obs"] = (dims, add_residual(out[:, k], m.error[o], rng).reshape(shape),
+                                     {"units": unit, "long_name": f"{o} observed (with residual "
+                                      "error)"})
     if st is not None:
         for k, s in enumerate(m.states):
             if s.name in cm.output_names:

@@ -236,14 +236,28 @@ class ModelBuilder:
             raise ModelError(f"route name must be a non-empty string, got {name!r}")
         self._routes[name.strip().upper()] = _name_of(state, f"route {name!r}")
 
-    def error(self, output: str, **components: float) -> None:
-        """Residual error of an output, e.g. ``error("CP", proportional=0.1, additive=0.05)``."""
-        _only(components, ("proportional", "additive"), f"error of {output!r}")
-        self._error[output] = {k: _finite(v, f"error of {output!r}: {k}")
-                               for k, v in components.items()}
-        for k, v in self._error[output].items():
+    def error(self, output: str, *, form: str = "variance", **components: float) -> None:
+        """Residual error of an output, e.g. ``error("CP", proportional=0.1, additive=0.05)``.
+
+        Components (standard deviations): ``additive`` (in the output's unit), ``proportional``
+        (a fraction of the prediction), or ``exponential`` alone (SD on the log scale:
+        ``y = f * exp(eps)``). With both additive and proportional, ``form="variance"`` (the
+        NONMEM convention) gives ``sd = sqrt(add**2 + (prop*f)**2)``, ``form="sd"`` gives
+        ``sd = add + prop*f``.
+        """
+        _only(components, ("proportional", "additive", "exponential"), f"error of {output!r}")
+        if form not in ("variance", "sd"):
+            raise ModelError(f"error of {output!r}: form {form!r} is not 'variance' or 'sd'")
+        spec = {k: _finite(v, f"error of {output!r}: {k}") for k, v in components.items()}
+        for k, v in spec.items():
             if v < 0:
                 raise ModelError(f"error of {output!r}: {k} = {v} must be >= 0")
+        if "exponential" in spec and len(spec) > 1:
+            raise ModelError(f"error of {output!r}: 'exponential' cannot be combined with "
+                             "'additive' or 'proportional'")
+        if form == "sd":
+            spec["sd_sum"] = 1.0
+        self._error[output] = spec
 
     def metadata(self, **items: object) -> None:
         """Free-text metadata: source, doi, status, references, ..."""

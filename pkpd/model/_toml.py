@@ -39,7 +39,7 @@ Tables and keys (anything else is an error naming it and listing the valid ones)
     [routes]                # ROUTE = "state"
     IV = "central"
 
-    [error]                 # OUTPUT = { proportional, additive }
+    [error]                 # OUTPUT = { proportional, additive, exponential, form }
     CP = { proportional = 0.1, additive = 0.05 }
 """
 

@@ -1,0 +1,117 @@
+"""Sampling of variability: random effects, residual errors and parameter uncertainty.
+
+Every function takes an explicit :class:`numpy.random.Generator`; the same seed gives the same
+draws on every machine and with any number of threads (all draws happen here, in numpy, before
+the compiled engine runs).
+
+Three sources, separately switchable in :func:`pkpd.simulate` (``variability=``):
+
+``"iiv"``
+    between-subject variability: etas ~ N(0, Omega) (Omega the model's full covariance
+    matrix, blocks included), drawn through a factor L with L L' = Omega;
+``"ruv"``
+    residual (unexplained) variability of observations around the prediction f, per the
+    model's error model: additive ``y = f + a eps``, proportional ``y = f (1 + p eps)``,
+    combined with ``sd = sqrt(a^2 + (p f)^2)`` (NONMEM's sum of variances, the default) or
+    ``sd = a + p f`` (sum of standard deviations, ``form="sd"``), exponential
+    ``y = f exp(s eps)``; eps ~ N(0, 1);
+``"uncertainty"``
+    parameter uncertainty: typical values drawn from N(estimates, covariance of the estimates)
+    or resampled from bootstrap results, one draw per sample shared by all subjects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError, ModelError
+
+__all__ = ["SOURCES", "add_residual", "omega_factor", "residual_sd", "sample_etas",
+           "sample_thetas"]
+
+SOURCES = ("iiv", "ruv", "uncertainty")
+
+
+def omega_factor(omega: np.ndarray) -> np.ndarray:
+    """A factor L with L @ L.T == omega (Cholesky; eigen-decomposition for a singular but
+    positive semi-definite omega, e.g. an eta fixed to zero variance)."""
+    omega = np.asarray(omega, dtype=float)
+    try:
+        return np.linalg.cholesky(omega)
+    except np.linalg.LinAlgError:
+        w, v = np.linalg.eigh(omega)
+        if np.any(w < -1e-12 * max(1.0, np.abs(w).max())):
+            raise ModelError("omega is not positive semi-definite") from None
+        return v * np.sqrt(np.clip(w, 0.0, None))
+
+
+def sample_etas(omega: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws of eta ~ N(0, omega), shape ``(n, n_eta)``."""
+    factor = omega_factor(omega)
+    return rng.standard_normal((n, factor.shape[0])) @ factor.T
+
+
+def sample_thetas(names: tuple[str, ...], typical: np.ndarray, uncertainty: Any, n: int,
+                  rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Draws of typical values for parameter uncertainty, one per sample.
+
+    Parameters
+    ----------
+    names, typical : the model's parameter names and typical values.
+    uncertainty : Mapping or DataFrame
+        Either ``{"names": [...], "cov": matrix}`` (a covariance matrix of the estimates of
+        the named parameters, in the model's units; means are the typical values), or a table
+        of bootstrap estimates (DataFrame or dict of arrays, a column per parameter) from
+        which rows are resampled with replacement.
+    n : number of draws.
+
+    Returns
+    -------
+    dict
+        Parameter name -> array of ``n`` values.
+    """
+    import pandas as pd
+
+    if isinstance(uncertainty, Mapping) and "cov" in uncertainty:
+        which = list(uncertainty.get("names", ()))
+        cov = np.asarray(uncertainty["cov"], dtype=float)
+        unknown = [w for w in which if w not in names]
+        if unknown:
+            raise DataError(f"uncertainty: {', '.join(unknown)} are not parameters; valid: "
+                            f"{', '.join(names)}")
+        if cov.shape != (len(which), len(which)) or not np.allclose(cov, cov.T):
+            raise DataError(f"uncertainty: cov must be a symmetric {len(which)}x{len(which)} "
+                            f"matrix for {which}, got shape {cov.shape}")
+        mean = np.array([typical[names.index(w)] for w in which])
+        draws = mean + sample_etas(cov, n, rng)
+        return {w: draws[:, i] for i, w in enumerate(which)}
+    table = pd.DataFrame(uncertainty)
+    unknown = [c for c in table.columns if c not in names]
+    if unknown:
+        raise DataError(f"uncertainty table: columns {', '.join(map(str, unknown))} are not "
+                        f"parameters; valid: {', '.join(names)}")
+    if not len(table):
+        raise DataError("uncertainty table is empty")
+    rows = rng.integers(0, len(table), size=n)
+    return {str(c): table[c].to_numpy(dtype=float)[rows] for c in table.columns}
+
+
+def residual_sd(f: np.ndarray, spec: Mapping[str, float]) -> np.ndarray:
+    """Standard deviation of an observation around prediction ``f`` (not for exponential)."""
+    add = spec.get("additive", 0.0)
+    prop = spec.get("proportional", 0.0) * np.abs(f)
+    if spec.get("sd_sum", 0.0):
+        return add + prop
+    return np.sqrt(add * add + prop * prop)
+
+
+def add_residual(f: np.ndarray, spec: Mapping[str, float], rng: np.random.Generator
+                 ) -> np.ndarray:
+    """Observations ``y`` drawn around predictions ``f`` with the error model ``spec``."""
+    eps = rng.standard_normal(np.shape(f))
+    if "exponential" in spec:
+        return f * np.exp(spec["exponential"] * eps)
+    return f + residual_sd(f, spec) * eps
