@@ -245,8 +245,12 @@ def test_routes_and_error() -> None:
     mb = base()
     mb.error("CC", proportional=0.1)
     assert "error model for 'CC': not an output" in err(mb)
-    with pytest.raises(ModelError, match="unknown key 'exponential'"):
-        base().error("CP", exponential=0.1)
+    with pytest.raises(ModelError, match="unknown key 'lognormal'"):
+        base().error("CP", lognormal=0.1)
+    with pytest.raises(ModelError, match="cannot be combined"):
+        base().error("CP", exponential=0.1, additive=0.2)
+    with pytest.raises(ModelError, match="form"):
+        base().error("CP", additive=0.2, form="both")
 
 
 def test_unsupported_sympy_function() -> None:
