@@ -18,7 +18,7 @@ from .errors import DataError
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-__all__ = ["exposure", "prediction_interval", "quantiles"]
+__all__ = ["exposure", "per_interval", "prediction_interval", "quantiles", "target_attainment"]
 
 
 def quantiles(da: xr.DataArray, q: float | Sequence[float] = (0.05, 0.5, 0.95),
@@ -102,7 +102,7 @@ def _value(value: Any, unit: str | None, what: str) -> float | None:
 
 
 def exposure(da: xr.DataArray, *, start: Any = None, end: Any = None, threshold: Any = None,
-             dim: str = "time") -> xr.Dataset:
+             dim: str = "time", accumulator: xr.DataArray | None = None) -> xr.Dataset:
     """Per-subject exposure over the output grid between ``start`` and ``end``.
 
     Parameters
@@ -118,6 +118,10 @@ def exposure(da: xr.DataArray, *, start: Any = None, end: Any = None, threshold:
         Level for the time above it (a number in the unit of ``da``, or e.g. ``"10 mg/L"``).
     dim : str
         The time dimension.
+    accumulator : xarray.DataArray, optional
+        The model's accumulator of ``da`` (``ds["AUC_CP"]`` from ``simulate(..., auc=True)``):
+        ``auc`` is then the exact area, the difference of the accumulator between the first
+        and last output time of the window.
 
     Returns
     -------
@@ -171,14 +175,21 @@ def exposure(da: xr.DataArray, *, start: Any = None, end: Any = None, threshold:
         return {"long_name": long_name} | ({"units": u} if u is not None else {})
 
     cmax = window.max(dim, skipna=False)
+    if accumulator is not None:
+        acc = accumulator.sel({dim: slice(t0, t1)})
+        auc = (acc.isel({dim: -1}) - acc.isel({dim: 0})).drop_vars(dim, errors="ignore")
+        auc = auc.assign_attrs(attrs(
+            accumulator.attrs.get("units"), "area under the curve (exact, accumulator)"))
+    else:
+        auc = window.integrate(dim).assign_attrs(attrs(
+            f"{unit}*{tunit}" if unit and tunit else None, "area under the curve (trapezoidal)"))
     out = {
         "cmax": cmax.assign_attrs(attrs(unit, "maximum")),
         # argmax would point at a NaN: a subject with a missing value has no tmax
         "tmax": window.idxmax(dim, skipna=False).where(cmax.notnull())
                       .assign_attrs(attrs(tunit, "time of the maximum")),
         "cmin": window.min(dim, skipna=False).assign_attrs(attrs(unit, "minimum")),
-        "auc": window.integrate(dim).assign_attrs(attrs(
-            f"{unit}*{tunit}" if unit and tunit else None, "area under the curve (trapezoidal)")),
+        "auc": auc,
     }
     if threshold is not None:
         level = _value(threshold, unit, "exposure threshold")
@@ -193,3 +204,67 @@ def exposure(da: xr.DataArray, *, start: Any = None, end: Any = None, threshold:
         out["time_above"] = (frac * dt).sum(dim, skipna=False).assign_attrs(
             attrs(tunit, f"time above {level:g} {unit or ''}".strip()))
     return xr.Dataset(out, attrs={"start": float(times[0]), "end": float(times[-1])})
+
+
+def per_interval(da: xr.DataArray, tau: Any, *, first: Any = 0.0, count: int | None = None,
+                 threshold: Any = None, accumulator: xr.DataArray | None = None,
+                 dim: str = "time") -> xr.Dataset:
+    """Exposure in each dosing interval ``[first + k tau, first + (k+1) tau]``.
+
+    The same metrics as :func:`exposure` (Cmax, Tmax, Cmin = trough, AUC, time above a
+    threshold) with a new dimension ``interval`` (k = 0, 1, ...). The interval ends should be
+    output times; with ``accumulator`` the AUC of each interval is exact. The last interval at
+    steady state gives the steady-state metrics (AUC_tau = F*Dose/CL for a linear model).
+    """
+    import xarray as xr
+
+    tunit = da[dim].attrs.get("units")
+    tau_v = _value(tau, tunit, "per_interval tau")
+    start = _value(first, tunit, "per_interval first")
+    if tau_v is None or not tau_v > 0:
+        raise DataError(f"per_interval: tau must be positive, got {tau!r}")
+    t_end = float(da[dim].values[-1])
+    n = int(np.floor((t_end - start) / tau_v + 1e-9)) if count is None else int(count)
+    if n < 1:
+        raise DataError(f"per_interval: no whole interval of {tau!r} between {start} and "
+                        f"{t_end}")
+    parts = [exposure(da, start=start + k * tau_v, end=start + (k + 1) * tau_v,
+                      threshold=threshold, dim=dim, accumulator=accumulator) for k in range(n)]
+    res = xr.concat(parts, dim="interval", combine_attrs="drop")
+    return res.assign_coords(interval=np.arange(n),
+                             interval_start=("interval", start + tau_v * np.arange(n)))
+
+
+def target_attainment(metric: xr.DataArray, *, above: Any = None, below: Any = None,
+                      dims: Sequence[str] | str | None = None) -> xr.DataArray:
+    """Probability of target attainment: the fraction of subjects (and samples) whose
+    ``metric`` lies in the target window (``above`` <= metric <= ``below``).
+
+    Parameters
+    ----------
+    metric : xarray.DataArray
+        A per-subject exposure metric, e.g. ``exposure(ds["CP"], ...)["auc"]``.
+    above, below : number, str or Quantity, optional
+        Lower and upper target (in the metric's unit if plain numbers), e.g. AUC24 400-600.
+    dims : str or sequence of str, optional
+        Dimensions averaged over (default: ``id`` and ``sample`` where present).
+
+    Returns
+    -------
+    xarray.DataArray
+        The fraction in [0, 1] (NaN metrics count as not attained).
+    """
+    if above is None and below is None:
+        raise DataError("target_attainment: give `above`, `below` or both")
+    unit = metric.attrs.get("units")
+    lo = _value(above, unit, "target lower bound")
+    hi = _value(below, unit, "target upper bound")
+    ok = metric.notnull()
+    if lo is not None:
+        ok = ok & (metric >= lo)
+    if hi is not None:
+        ok = ok & (metric <= hi)
+    if dims is None:
+        dims = [d for d in ("id", "sample") if d in metric.dims]
+    return ok.astype(float).mean(dims).assign_attrs(
+        long_name=f"probability of target attainment ({lo}..{hi} {unit or ''})".strip())

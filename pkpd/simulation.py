@@ -270,6 +270,7 @@ def simulate(
     seed: int | np.random.Generator | None = None,
     variability: Sequence[str] = ("iiv", "ruv"),
     uncertainty: Any = None,
+    auc: bool | Sequence[str] = False,
 ) -> xr.Dataset:
     """Simulate a model for one or many subjects.
 
@@ -319,6 +320,10 @@ def simulate(
     uncertainty : mapping or DataFrame, optional
         ``{"names": [...], "cov": matrix}`` of the estimates, or a table of bootstrap
         estimates (see :func:`pkpd.variability.sample_thetas`).
+    auc : bool or sequence of str
+        Add, for these outputs (True: all), an accumulator ``AUC_<output>`` integrated with
+        the state: the exact area under the curve from the first record to each output time
+        (see :func:`pkpd.results.exposure`).
 
     Returns
     -------
@@ -342,6 +347,11 @@ def simulate(
     >>> float(ds["CP"].sel(time=12.0).squeeze()) > 0
     True
     """
+    if auc:
+        from .model import with_auc
+
+        base = _as_compiled(model).model
+        model = with_auc(base, list(base.output_names) if auc is True else list(auc))
     if chunks is not None:
         from .scale import simulate_chunked
 

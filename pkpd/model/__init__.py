@@ -17,6 +17,8 @@ from ._model import State as State
 from ._parser import parse_expression as parse_expression
 from ._toml import load_model_file as load_model_file
 from ._toml import model_from_toml as model_from_toml
+from ._transform import auc_state_name as auc_state_name
+from ._transform import with_auc as with_auc
 
 __all__ = [
     "Covariate",
