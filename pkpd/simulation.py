@@ -143,6 +143,8 @@ def _subject_matrix(cm: CompiledModel, n_sub: int, sources: Sequence[tuple[str, 
             ids = tids
         for name, values in cols.items():
             if name not in settable:
+                if what == "patients":
+                    continue  # a patient table may describe more than this model uses
                 raise DataError(f"{what}: column {name!r} is not a parameter, eta or covariate "
                                 f"of model '{model.name}'; valid: {', '.join(settable)}")
             if name in skip_covariates:
@@ -285,6 +287,8 @@ def simulate(
     patients : DataFrame or dict of arrays, optional
         One row per subject, columns = covariates of the model. Numbers are read in the
         covariate's declared unit; strings or pint quantities are converted (``"82 kg"``).
+        Columns the model does not use are ignored (a virtual population describes more
+        than one model needs).
     params : DataFrame or dict of arrays, optional
         One row per subject, columns = model parameters (typical values), etas or covariates.
         Anything not given takes its typical value (etas 0, covariates their default).
