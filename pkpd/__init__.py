@@ -50,6 +50,9 @@ _LAZY: dict[str, str] = {
     "NonmemData": "pkpd.io.nonmem",
     "simulate": "pkpd.simulation",
     "simulate_chunked": "pkpd.scale",
+    "Patient": "pkpd.patient",
+    "Population": "pkpd.population",
+    "prediction_interval": "pkpd.results",
     "simulate_to_zarr": "pkpd.scale",
 }
 
@@ -92,6 +95,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .library import load_model as load_model
     from .model import Model as Model
     from .model import ModelBuilder as ModelBuilder
+    from .patient import Patient as Patient
+    from .population import Population as Population
+    from .results import prediction_interval as prediction_interval
     from .scale import simulate_chunked as simulate_chunked
     from .scale import simulate_to_zarr as simulate_to_zarr
     from .simulation import simulate as simulate

@@ -16,7 +16,8 @@ Conventions
 * weight in kg, height in cm, age in years, postmenstrual age in weeks, serum creatinine in
   mg/dL (IDMS-traceable; 1 mg/dL = 88.42 µmol/L, see :class:`pkpd.Patient` for conversion).
 * ``sex`` is ``"F"``/``"M"`` (also ``"female"``/``"male"``, any case) or a number that is the
-  *female indicator*: ``1`` = female, ``0`` = male.
+  numeric sex code: ``1`` = male, ``0`` = female (the convention of the NONMEM datasets
+  used here, e.g. warfarin's SEX column).
 """
 
 from __future__ import annotations
@@ -76,12 +77,12 @@ Real = Any  # a float, an int, or an array of them
 
 
 def _out(x: NDArray[np.float64]) -> Any:
-    """A float for 0-d results, else the array."""
-    return x[()] if x.ndim == 0 else x
+    """A Python float for 0-d results, else the array."""
+    return float(x) if x.ndim == 0 else x
 
 
 def _checked(x: ArrayLike, name: str, lo: float, hi: float, unit: str,
-             *, low_open: bool = False) -> NDArray[np.float64]:
+             *, low_open: bool = False, note: str = "") -> NDArray[np.float64]:
     """``x`` as a float array; raise DataError if any value is NaN or outside [lo, hi]."""
     try:
         arr = np.asarray(x, dtype=float)
@@ -92,9 +93,12 @@ def _checked(x: ArrayLike, name: str, lo: float, hi: float, unit: str,
     if np.any(bad):
         i = np.flatnonzero(bad)[0]
         where = "" if arr.ndim == 0 else f" (element {i})"
-        value = arr.ravel()[i]
-        bound = f"> {lo:g} {unit}" if np.isinf(hi) else f"{lo:g}-{hi:g} {unit}"
-        raise DataError(f"{name} = {value:g} {unit}{where} is outside {bound}")
+        u = f" {unit}" if unit else ""
+        if np.isinf(hi):
+            valid = f"must be {'>' if low_open else '>='} {lo:g}{u}"
+        else:
+            valid = f"is outside {lo:g}-{hi:g}{u}"
+        raise DataError(f"{name} = {arr.ravel()[i]:g}{u}{where} {valid}{note}")
     return arr
 
 
@@ -108,7 +112,7 @@ def _positive(x: ArrayLike, name: str) -> NDArray[np.float64]:
 
 
 def is_female(sex: Any, *, name: str = "sex") -> NDArray[np.bool_]:
-    """Female indicator of ``sex``: ``"F"``/``"female"`` or 1 -> True, ``"M"``/``"male"`` or 0
+    """Female indicator of ``sex``: ``"F"``/``"female"`` or 0 -> True, ``"M"``/``"male"`` or 1
     -> False (strings in any case; scalars or arrays).
 
     Raises
@@ -123,10 +127,10 @@ def is_female(sex: Any, *, name: str = "sex") -> NDArray[np.bool_]:
         if key in ("F", "FEMALE", "M", "MALE"):
             out[i] = key in ("F", "FEMALE")
         elif isinstance(key, int | float | np.number) and key in (0, 1):
-            out[i] = bool(key)
+            out[i] = key == 0  # 1 = male, 0 = female (as in the warfarin dataset)
         else:
             raise DataError(f"{name} = {v!r} is not valid: use 'F' or 'M' "
-                            f"(or 1 = female, 0 = male)")
+                            f"(or 1 = male, 0 = female)")
     return out
 
 
@@ -234,7 +238,7 @@ def ibw_devine(height: Real, sex: Any) -> Any:
     height : float or array
         Height in cm (20-250).
     sex : str, int or array
-        ``"F"``/``"M"`` or 1 = female, 0 = male.
+        ``"F"``/``"M"`` or 1 = male, 0 = female.
 
     Returns
     -------
@@ -269,7 +273,7 @@ def lbw_janmahasatian(weight: Real, height: Real, sex: Any) -> Any:
     height : float or array
         Height in cm (20-250).
     sex : str, int or array
-        ``"F"``/``"M"`` or 1 = female, 0 = male.
+        ``"F"``/``"M"`` or 1 = male, 0 = female.
 
     Returns
     -------
@@ -301,7 +305,7 @@ def abw(weight: Real, height: Real, sex: Any, *, factor: float = 0.4) -> Any:
     height : float or array
         Height in cm (20-250).
     sex : str, int or array
-        ``"F"``/``"M"`` or 1 = female, 0 = male.
+        ``"F"``/``"M"`` or 1 = male, 0 = female.
     factor : float
         Fraction of the excess weight added to IBW (0-1), 0.4 by default.
 
@@ -338,7 +342,7 @@ def crcl_cockcroft_gault(age: Real, weight: Real, scr: Real, sex: Any, *,
     scr : float or array
         Serum creatinine in mg/dL (0.1-20).
     sex : str, int or array
-        ``"F"``/``"M"`` or 1 = female, 0 = male.
+        ``"F"``/``"M"`` or 1 = male, 0 = female.
     height : float or array, optional
         Height in cm; needed for ``weight_basis`` ``"ideal"`` or ``"adjusted"``.
     weight_basis : {"total", "ideal", "adjusted"}
@@ -365,7 +369,8 @@ def crcl_cockcroft_gault(age: Real, weight: Real, scr: Real, sex: Any, *,
     >>> float(crcl_cockcroft_gault(60, 72, 1.0, "M"))
     80.0
     """
-    a = _checked(age, "age", 18.0, 120.0, "years (Cockcroft-Gault is for adults)")
+    a = _checked(age, "age", 18.0, 120.0, "years",
+                 note=" (Cockcroft-Gault is for adults; for children use egfr_schwartz_bedside)")
     s = _range("SCR", scr, "scr")
     female = is_female(sex)
     if weight_basis == "total":
@@ -398,7 +403,7 @@ def egfr_ckd_epi_2021(scr: Real, age: Real, sex: Any) -> Any:
     age : float or array
         Age in years (18-120).
     sex : str, int or array
-        ``"F"``/``"M"`` or 1 = female, 0 = male.
+        ``"F"``/``"M"`` or 1 = male, 0 = female.
 
     Returns
     -------
@@ -412,7 +417,8 @@ def egfr_ckd_epi_2021(scr: Real, age: Real, sex: Any) -> Any:
        doi:10.1056/NEJMoa2102953
     """
     s = _range("SCR", scr, "scr")
-    a = _checked(age, "age", 18.0, 120.0, "years (CKD-EPI is for adults)")
+    a = _checked(age, "age", 18.0, 120.0, "years",
+                 note=" (CKD-EPI is for adults; for children use egfr_schwartz_bedside)")
     female = is_female(sex)
     ratio = s / np.where(female, 0.7, 0.9)
     alpha = np.where(female, -0.241, -0.302)
@@ -547,8 +553,9 @@ def allometric(WT: Any, ref: float = 70, exponent: float = 0.75) -> sp.Expr:
     Examples
     --------
     >>> import sympy as sp
-    >>> allometric(sp.Symbol("WT"))
-    (WT/70)**0.75
+    >>> WT = sp.Symbol("WT")
+    >>> allometric(WT) == (WT / 70) ** 0.75
+    True
     """
     return power(WT, ref, exponent)
 

@@ -166,6 +166,49 @@ def _subject_matrix(cm: CompiledModel, n_sub: int, sources: Sequence[tuple[str, 
     return q, ids
 
 
+def _patient_list(patients: Any) -> list[Any] | None:
+    """The patients as a list if given as Patient objects (one or a sequence), else None."""
+    from .patient import Patient
+
+    if isinstance(patients, Patient):
+        return [patients]
+    if isinstance(patients, (list, tuple)) and patients and all(
+            isinstance(p, Patient) for p in patients):
+        return list(patients)
+    return None
+
+
+def _with_timeseries(table: EventTable, plist: list[Any], model: Model) -> EventTable:
+    """One block of records per patient: the regimen's doses plus a record (EVID 2) at each
+    change of a covariate, with the covariates on every record (LOCF: a value holds from its
+    time on, and a change at the time of a dose applies to that dose)."""
+    import pandas as pd
+
+    from .events import EventTable
+
+    frames = []
+    for s, patient in enumerate(plist):
+        doses = table.subject(s if table.n_subjects > 1 else 0).to_frame().drop(columns="ID")
+        changes = patient.timeseries_frame(model).assign(EVID=2, AMT=0.0, CMT=0, RATE=0.0,
+                                                         II=0.0, ADDL=0, SS=0)
+        f = pd.concat([changes, doses], ignore_index=True).sort_values("TIME", kind="stable")
+        covs = list(model.covariate_names)
+        f[covs] = f[covs].ffill().bfill()
+        frames.append(f)
+    sizes = np.array([len(f) for f in frames])
+    allf = pd.concat(frames, ignore_index=True)
+    names = tuple(model.covariate_names)
+    return EventTable(
+        ids=np.array([p.id if p.id is not None else i + 1 for i, p in enumerate(plist)]),
+        offsets=np.concatenate([[0], np.cumsum(sizes)]), time=allf["TIME"].to_numpy(float),
+        evid=allf["EVID"].to_numpy(np.int64), amt=allf["AMT"].to_numpy(float),
+        cmt=allf["CMT"].to_numpy(np.int64), rate=allf["RATE"].to_numpy(float),
+        ii=allf["II"].to_numpy(float), addl=allf["ADDL"].to_numpy(np.int64),
+        ss=allf["SS"].to_numpy(np.int64), cov=allf[list(names)].to_numpy(float),
+        cov_names=names, cov_interp=("locf",) * len(names),
+        output=np.zeros(len(allf), dtype=bool))
+
+
 def _columns_given(table: Any) -> set[str]:
     if table is None:
         return set()
@@ -369,6 +412,11 @@ def simulate(
     cm = _as_compiled(model)
     m = cm.model
 
+    plist = _patient_list(patients)
+    if plist is not None:
+        from .patient import patients_table
+
+        patients = patients_table(plist, m)
     # number of subjects from the tables, if any
     n_tab = None
     for what, tab in (("params", params), ("patients", patients)):
@@ -379,6 +427,14 @@ def simulate(
             n_tab = n_rows
     weights = _weights_kg(m, (patients, params), n_tab or 1)
     table, data_ids, is_dataset = _events_for(cm, events, n_tab or 1, weights)
+    if plist is not None and any(p.timeseries for p in plist):
+        if is_dataset:
+            raise DataError("time-varying covariates come either from the dataset or from the "
+                            "patients, not both")
+        table = _with_timeseries(table, plist, m)
+        data_ids = np.asarray(table.ids)
+        patients = {k: v for k, v in patients.items()
+                    if k not in table.cov_names and k.upper() != "ID"} or None
     n_sub = table.n_subjects if is_dataset or table.n_subjects > 1 else (n_tab or 1)
     if n_tab is not None and n_tab != n_sub:
         raise DataError(f"the dataset has {n_sub} subjects but params/patients have {n_tab} rows")
@@ -423,8 +479,9 @@ def simulate(
     else:
         ids_run = ids
     n_run = n_sub * n_smp
-    prep = engine.prepare(table, out_times, n_subjects=None if is_dataset else n_run)
-    if is_dataset and n_smp > 1:
+    shared = not is_dataset and table.n_subjects == 1   # one regimen lowered for everyone
+    prep = engine.prepare(table, out_times, n_subjects=n_run if shared else None)
+    if not shared and n_smp > 1:
         from dataclasses import replace
 
         n_t = len(out_times)
