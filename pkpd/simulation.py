@@ -8,7 +8,7 @@ numba call.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -258,18 +258,22 @@ def _weights_kg(model: Model, tables: Sequence[Any], n_sub: int) -> np.ndarray |
     from .units import convert
 
     unit = next((c.unit for c in model.covariates if c.name == "WT"), "kg")
+    to_kg = convert(f"1 {unit}", "kg", what="WT")
     for tab in tables:
         if tab is not None:
             cols, _, _ = _table_columns(tab, "patients")
             if "WT" in cols:
+                values = cols["WT"]
+                if values.dtype.kind in "fiu":
+                    return values.astype(float) * to_kg
                 # a number is in the covariate's unit; a string or quantity carries its own
-                return np.array([convert(f"{convert(w, unit, what='WT')} {unit}", "kg")
-                                 for w in cols["WT"]])
+                return np.array([convert(w, unit, what="WT") for w in values]) * to_kg
     default = next((c.default for c in model.covariates if c.name == "WT"), None)
-    return None if default is None else np.full(n_sub, convert(f"{default} {unit}", "kg"))
+    return None if default is None else np.full(n_sub, float(default) * to_kg)
 
 
-def _events_for(cm: CompiledModel, events: Any, n_sub: int, weights: np.ndarray | None
+def _events_for(cm: CompiledModel, events: Any, n_sub: int,
+                weights: Callable[[], np.ndarray | None]
                 ) -> tuple[EventTable, np.ndarray | None, bool]:
     """Lower the ``events`` argument to an EventTable with one block per subject.
 
@@ -284,10 +288,12 @@ def _events_for(cm: CompiledModel, events: Any, n_sub: int, weights: np.ndarray 
     if isinstance(events, Dose):
         events = Regimen.single(events)
     if isinstance(events, Regimen):
-        per_kg = any(part.dose.per_weight for part in events.parts)
-        if per_kg and weights is not None and np.all(weights == weights[0]):
-            weights = weights[:1]  # one weight for everyone: lower the regimen once
-        return events.to_events(cm.model, weight=weights if per_kg else None), None, False
+        if not any(part.dose.per_weight for part in events.parts):
+            return events.to_events(cm.model), None, False
+        wt = weights()
+        if wt is not None and np.all(wt == wt[0]):
+            wt = wt[:1]  # one weight for everyone: lower the regimen once
+        return events.to_events(cm.model, weight=wt), None, False
     if isinstance(events, NonmemData):
         events = events.events
     if isinstance(events, EventTable):
@@ -425,7 +431,9 @@ def simulate(
             if n_tab is not None and n_rows != n_tab:
                 raise DataError(f"params has {n_tab} rows but patients has {n_rows}")
             n_tab = n_rows
-    weights = _weights_kg(m, (patients, params), n_tab or 1)
+    def weights() -> np.ndarray | None:
+        return _weights_kg(m, (patients, params), n_tab or 1)
+
     table, data_ids, is_dataset = _events_for(cm, events, n_tab or 1, weights)
     if plist is not None and any(p.timeseries for p in plist):
         if is_dataset:
