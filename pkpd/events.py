@@ -295,24 +295,6 @@ class EventTable:
                    addl=cat("addl"), ss=cat("ss"), cov=cat("cov"), cov_names=first.cov_names,
                    cov_interp=first.cov_interp, output=cat("output"))
 
-    def tile(self, n: int, ids: Any = None) -> EventTable:
-        """The records of this (one-subject) table given to ``n`` subjects, ids 1..n by default."""
-        if self.n_subjects != 1:
-            raise DataError(f"EventTable.tile: needs a one-subject table, this has "
-                            f"{self.n_subjects}")
-        m = self.n_records
-        ids = np.arange(1, n + 1) if ids is None else np.asarray(ids)
-
-        def rep(name: str) -> np.ndarray:
-            a = getattr(self, name)
-            return np.tile(a, (n, 1)) if a.ndim == 2 else np.tile(a, n)
-
-        return type(self)(ids=ids, offsets=np.arange(n + 1) * m, time=rep("time"),
-                          evid=rep("evid"), amt=rep("amt"), cmt=rep("cmt"), rate=rep("rate"),
-                          ii=rep("ii"), addl=rep("addl"), ss=rep("ss"), cov=rep("cov"),
-                          cov_names=self.cov_names, cov_interp=self.cov_interp,
-                          output=rep("output"))
-
     def to_frame(self) -> pd.DataFrame:
         """The records as a DataFrame with NONMEM columns ID TIME EVID AMT CMT RATE II ADDL SS
         followed by one column per covariate."""

@@ -408,6 +408,9 @@ def simulate(
     if chunks is not None:
         from .scale import simulate_chunked
 
+        if n is not None:
+            raise DataError("chunks: sampling (n=...) is not supported chunk by chunk yet; "
+                            "draw the etas into `params` (pkpd.variability.sample_etas) instead")
         return simulate_chunked(model, events, patients, params=params, times=times,
                                 chunks=chunks, outputs=outputs, states=states, solver=solver,
                                 rtol=rtol, atol=atol, max_steps=max_steps)
@@ -431,6 +434,7 @@ def simulate(
             if n_tab is not None and n_rows != n_tab:
                 raise DataError(f"params has {n_tab} rows but patients has {n_rows}")
             n_tab = n_rows
+
     def weights() -> np.ndarray | None:
         return _weights_kg(m, (patients, params), n_tab or 1)
 

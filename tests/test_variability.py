@@ -138,3 +138,8 @@ def test_bands_have_nominal_coverage(two_cmt):
     inside = ((ds["CP_obs"] >= band.sel(quantile=0.05)) &
               (ds["CP_obs"] <= band.sel(quantile=0.95))).mean("sample")
     assert np.all(np.abs(inside.values[:, 1:] - 0.9) < 0.01)
+
+
+def test_sampling_with_chunks_is_refused(two_cmt):
+    with pytest.raises(pkpd.DataError, match="chunk"):
+        pkpd.simulate(two_cmt, "500 mg PO", times=[1.0], n=10, chunks=5)
