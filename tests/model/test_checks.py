@@ -251,6 +251,9 @@ def test_routes_and_error() -> None:
         base().error("CP", exponential=0.1, additive=0.2)
     with pytest.raises(ModelError, match="form"):
         base().error("CP", additive=0.2, form="both")
+    mb = base()
+    mb.error("CP", additive=0.2, proportional=0.1, form="sd")
+    assert mb.build().error["CP"] == {"additive": 0.2, "proportional": 0.1, "sd_sum": 1.0}
 
 
 def test_unsupported_sympy_function() -> None:
