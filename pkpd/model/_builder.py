@@ -175,11 +175,27 @@ class ModelBuilder:
             self._omega_blocks.append(([name], np.array([[v]])))
         return tuple(out)
 
-    def omega_block(self, names: Sequence[str], matrix: Sequence[Sequence[float]]
+    def omega_block(self, names: Sequence[str], matrix: Sequence[Sequence[float]] | None = None,
+                    *, sd: Sequence[float] | None = None,
+                    correlation: Sequence[Sequence[float]] | None = None
                     ) -> tuple[sp.Symbol, ...]:
-        """Declare correlated random effects ``names`` with their full covariance ``matrix``."""
+        """Declare correlated random effects ``names``: either their covariance ``matrix``, or
+        their standard deviations ``sd`` and ``correlation`` matrix (covariance
+        ``sd_i * sd_j * correlation_ij``)."""
         names = [_name_of(n, "omega block") for n in names]
+        if (matrix is None) == (sd is None):
+            raise ModelError(f"omega block {names}: give either `matrix` (covariances) or `sd` "
+                             "with `correlation`")
         try:
+            if matrix is None:
+                s_ = np.array(sd, dtype=float)
+                r = np.eye(len(s_)) if correlation is None else np.array(correlation, dtype=float)
+                if r.shape != (len(s_), len(s_)) or np.any(np.abs(r) > 1) or \
+                        not np.allclose(np.diag(r), 1.0) or np.any(s_ < 0):
+                    raise ModelError(f"omega block {names}: correlation must be a "
+                                     f"{len(s_)}x{len(s_)} matrix with a unit diagonal and "
+                                     "entries in [-1, 1], sd non-negative")
+                matrix = np.outer(s_, s_) * r
             m = np.array(matrix, dtype=float)
         except (TypeError, ValueError):
             raise ModelError(f"omega block {names}: matrix is not a numeric matrix") from None

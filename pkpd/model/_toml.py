@@ -19,6 +19,7 @@ Tables and keys (anything else is an error naming it and listing the valid ones)
     [variability]           # variances of independent etas, or one correlated block;
     omega = { eta_CL = 0.09, eta_V1 = 0.0625 }
     # omega = { names = ["eta_CL", "eta_V1"], matrix = [[0.09, 0.01], [0.01, 0.0625]] }
+    # omega = { names = [...], sd = [0.3, 0.25], correlation = [[1, 0.5], [0.5, 1]] }
     # blocks = [ { names = [...], matrix = [[...]] }, ... ]   (further blocks)
 
     [individual]            # in evaluation order: NAME = "expr" or { expr, unit }
@@ -108,8 +109,10 @@ def model_from_toml(data: Mapping[str, Any], *, source: str = "<model>") -> Mode
     for block in blocks:
         if not isinstance(block, Mapping):
             raise ModelError(f"{source}: [variability] block must be a table {{names, matrix}}")
-        _check_keys(block, ("names", "matrix"), f"{source}: [variability] block")
-        mb.omega_block(block.get("names", []), block.get("matrix", []))
+        _check_keys(block, ("names", "matrix", "sd", "correlation"),
+                    f"{source}: [variability] block")
+        mb.omega_block(block.get("names", []), block.get("matrix"), sd=block.get("sd"),
+                       correlation=block.get("correlation"))
 
     for name, spec in _table(data, "individual", source).items():
         if isinstance(spec, Mapping):

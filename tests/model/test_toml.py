@@ -115,3 +115,46 @@ def test_model_is_frozen() -> None:
         m.name = "x"  # type: ignore[misc]
     with pytest.raises(ValueError):
         m.omega[0, 0] = 1.0
+
+
+def test_omega_block_from_sd_and_correlation(tmp_path) -> None:
+    import numpy as np
+
+    from pkpd.model import ModelBuilder, load_model_file
+
+    def build(**block):
+        mb = ModelBuilder("m", time_unit="h")
+        (central,) = mb.states(central="mg")
+        mb.parameters(TVCL="5 L/h", V="50 L")
+        mb.omega_block(["eta_CL", "eta_V"], **block)
+        mb.derive("CL", "TVCL*exp(eta_CL)")
+        mb.ode(central, "-CL/V*central*exp(eta_V)")
+        mb.output("CP", "central/V", unit="mg/L")
+        return mb.build()
+
+    by_sd = build(sd=[0.3, 0.2], correlation=[[1.0, 0.5], [0.5, 1.0]])
+    by_cov = build(matrix=[[0.09, 0.03], [0.03, 0.04]])
+    np.testing.assert_allclose(by_sd.omega, by_cov.omega, rtol=1e-15)
+    with pytest.raises(ModelError, match="correlation"):
+        build(sd=[0.3, 0.2], correlation=[[1.0, 1.5], [1.5, 1.0]])
+    with pytest.raises(ModelError, match="either"):
+        build()
+    path = tmp_path / "m.toml"
+    path.write_text("""
+[model]
+name = "m"
+[parameters]
+TVCL = { value = 5, unit = "L/h" }
+V = { value = 50, unit = "L" }
+[variability]
+omega = { names = ["eta_CL", "eta_V"], sd = [0.3, 0.2], correlation = [[1, 0.5], [0.5, 1]] }
+[individual]
+CL = "TVCL*exp(eta_CL)"
+[states]
+central = "mg"
+[odes]
+central = "-CL/V*central*exp(eta_V)"
+[outputs]
+CP = { expr = "central/V", unit = "mg/L" }
+""")
+    np.testing.assert_allclose(load_model_file(path).omega, by_cov.omega, rtol=1e-15)
