@@ -34,9 +34,9 @@ _RANGE = re.compile(
 def parse_times(times: Any, time_unit: str) -> np.ndarray:
     """Read output times into a float array in the model's time unit.
 
-    Accepts an array of numbers (already in ``time_unit``), a pint Quantity array, or text such
-    as ``"0..168 h by 0.5 h"`` (``start..stop [unit] by step [unit]``, stop included when it
-    falls on the grid).
+    Accepts an array of numbers (already in ``time_unit``), a pint Quantity array, a list of
+    quantities or strings (``["0 h", "1 d"]``), or text such as ``"0..168 h by 0.5 h"``
+    (``start..stop [unit] by step [unit]``, stop included when it falls on the grid).
 
     Raises
     ------
@@ -64,6 +64,9 @@ def parse_times(times: Any, time_unit: str) -> np.ndarray:
         except Exception:
             raise UnitError(f"times: {times.units} is not a time unit "
                             f"(model time unit {time_unit})") from None
+    elif isinstance(times, (list, tuple)) and any(isinstance(v, (str, ureg.Quantity))
+                                                  for v in times):
+        arr = np.array([convert(v, time_unit, what="times") for v in times])
     else:
         try:
             arr = np.atleast_1d(np.asarray(times, dtype=float))
@@ -209,6 +212,36 @@ def _with_timeseries(table: EventTable, plist: list[Any], model: Model) -> Event
         output=np.zeros(len(allf), dtype=bool))
 
 
+def _occasions(cm: CompiledModel, prep: Any, occasions: Any, q: np.ndarray,
+               rng: np.random.Generator | None, sources: tuple[str, ...], n_run: int,
+               time_unit: str) -> dict[str, Any]:
+    """Occasion of each prepared record and the between-occasion eta values per subject and
+    occasion (drawn when "bov" is sampled; else the values in q, 0 for the typical subject)."""
+    m = cm.model
+    if not m.occasion_etas:
+        if occasions is not None:
+            raise DataError(f"occasions: model '{m.name}' has no between-occasion etas")
+        return {}
+    if occasions is None:
+        occ = np.zeros(len(prep.time), dtype=np.int64)
+    elif isinstance(occasions, str):
+        codes, occ = np.unique(prep.cov[:, -1], return_inverse=True)
+        if not np.all(np.isfinite(codes)):
+            raise DataError(f"occasions: column {occasions!r} has missing values")
+    else:
+        starts = parse_times(occasions, time_unit)
+        occ = np.clip(np.searchsorted(starts, prep.time, side="right") - 1, 0, None)
+    n_occ = int(occ.max()) + 1
+    slots = np.array([cm.layout.index(e) for e in m.occasion_etas], dtype=np.int64)
+    values = np.repeat(q[:, slots], n_occ, axis=0)          # row s * n_occ + occasion
+    if rng is not None and "bov" in sources:
+        from .variability import sample_etas
+
+        idx = [m.etas.index(e) for e in m.occasion_etas]
+        values = sample_etas(np.asarray(m.omega)[np.ix_(idx, idx)], n_run * n_occ, rng)
+    return {"occasion": occ.astype(np.int64), "bov_slot": slots, "bov_values": values}
+
+
 def _columns_given(table: Any) -> set[str]:
     if table is None:
         return set()
@@ -319,9 +352,10 @@ def simulate(
     chunks: int | None = None,
     n: int | None = None,
     seed: int | np.random.Generator | None = None,
-    variability: Sequence[str] = ("iiv", "ruv"),
+    variability: Sequence[str] = ("iiv", "bov", "ruv"),
     uncertainty: Any = None,
     auc: bool | Sequence[str] = False,
+    occasions: Any = None,
 ) -> xr.Dataset:
     """Simulate a model for one or many subjects.
 
@@ -365,14 +399,20 @@ def simulate(
         nothing is sampled (typical values, or the etas given in ``params``).
     seed : int or numpy.random.Generator, optional
         Source of randomness for the samples (the same seed gives the same draws everywhere).
-    variability : sequence of {"iiv", "ruv", "uncertainty"}
+    variability : sequence of {"iiv", "bov", "ruv", "uncertainty"}
         What is sampled (see :mod:`pkpd.variability`): between-subject variability (etas from
-        the model's omega; etas given in ``params`` stay fixed), residual error (adds a
+        the model's omega; etas given in ``params`` stay fixed), between-occasion variability
+        (the model's occasion etas, drawn anew for each occasion), residual error (adds a
         variable ``<output>_obs`` for each output with an error model), parameter
         uncertainty (needs ``uncertainty``).
     uncertainty : mapping or DataFrame, optional
         ``{"names": [...], "cov": matrix}`` of the estimates, or a table of bootstrap
         estimates (see :func:`pkpd.variability.sample_thetas`).
+    occasions : sequence of times, or str, optional
+        For a model with between-occasion etas: the start times of the occasions of a regimen
+        (e.g. ``["0 h", "24 h", "48 h"]``), or the name of the dataset column that numbers
+        them (e.g. ``"OCC"``). An occasion holds from its first record on. Without it a
+        subject has one occasion.
     auc : bool or sequence of str
         Add, for these outputs (True: all), an accumulator ``AUC_<output>`` integrated with
         the state: the exact area under the curve from the first record to each output time
@@ -454,6 +494,11 @@ def simulate(
     # covariates: per record from the dataset, else constant per subject from q
     cov_names = [c for c in table.cov_names if c in m.covariate_names]
     cov_idx = [table.cov_names.index(c) for c in cov_names]
+    occ_column = isinstance(occasions, str)
+    if occ_column:
+        if not is_dataset or occasions not in table.cov_names:
+            raise DataError(f"occasions: column {occasions!r} is not in the dataset; its "
+                            f"numeric columns are {', '.join(table.cov_names) or 'none'}")
     q, tab_ids = _subject_matrix(cm, n_sub, [("params", params), ("patients", patients)],
                                  cov_names)
     missing = [c.name for c in m.covariates
@@ -461,14 +506,19 @@ def simulate(
     if missing:
         raise DataError(f"covariate(s) {', '.join(missing)} of model '{m.name}' not given and "
                         f"without default: give them in `patients`, `params` or the dataset")
-    if cov_idx != list(range(len(table.cov_names))):
+    # the occasion column rides along after the model's covariates (the engine reads only
+    # those), filled forward (LOCF) where output records are inserted
+    keep = cov_idx + ([table.cov_names.index(occasions)] if occ_column else [])
+    if keep != list(range(len(table.cov_names))):
         from dataclasses import replace
 
-        table = replace(table, cov=np.ascontiguousarray(table.cov[:, cov_idx]),
-                        cov_names=tuple(cov_names),
-                        cov_interp=tuple(table.cov_interp[i] for i in cov_idx))
+        table = replace(table, cov=np.ascontiguousarray(table.cov[:, keep]),
+                        cov_names=tuple(table.cov_names[i] for i in keep),
+                        cov_interp=tuple("locf" if occ_column and i == keep[-1] else
+                                         table.cov_interp[i] for i in keep))
     cov_slot = np.array([cm.layout.index(c) for c in cov_names], dtype=np.int64)
-    cov_nocb = np.array([1 if r == "nocb" else 0 for r in table.cov_interp], dtype=np.int64)
+    cov_nocb = np.array([1 if r == "nocb" else 0 for r in table.cov_interp[:len(cov_names)]],
+                        dtype=np.int64)
 
     ids = data_ids if data_ids is not None else (
         tab_ids if tab_ids is not None else np.arange(1, n_sub + 1))
@@ -502,6 +552,8 @@ def simulate(
                        subj_hi=np.repeat(prep.subj_hi, n_smp),
                        row_base=(np.arange(n_run) - s_of) * n_t, n_rows=n_run * n_t)
 
+    occ_args = _occasions(cm, prep, occasions, q, rng, tuple(variability), n_run, m.time_unit)
+
     wanted = list(outputs) if outputs is not None else list(cm.output_names)
     unknown = [o for o in wanted if o not in cm.output_names]
     if unknown:
@@ -513,7 +565,7 @@ def simulate(
         rtol=engine.DEFAULT_RTOL if rtol is None else rtol,
         atol=engine.DEFAULT_ATOL if atol is None else atol,
         solver=solver, max_steps=engine.DEFAULT_MAX_STEPS if max_steps is None else max_steps,
-        want_states=states)
+        want_states=states, **occ_args)
 
     time_attrs = {"units": m.time_unit, "long_name": "time"}
     attrs = {"model": m.name, "model_hash": m.hash, "pkpd_version": __version__,

@@ -9,6 +9,9 @@ Three sources, separately switchable in :func:`pkpd.simulate` (``variability=``)
 ``"iiv"``
     between-subject variability: etas ~ N(0, Omega) (Omega the model's full covariance
     matrix, blocks included), drawn through a factor L with L L' = Omega;
+``"bov"``
+    between-occasion variability: the model's occasion etas drawn anew, from their omega,
+    for every occasion of every subject (occasions given to :func:`pkpd.simulate`);
 ``"ruv"``
     residual (unexplained) variability of observations around the prediction f, per the
     model's error model: additive ``y = f + a eps``, proportional ``y = f (1 + p eps)``,
@@ -32,7 +35,7 @@ from .errors import DataError, ModelError
 __all__ = ["SOURCES", "add_residual", "omega_factor", "residual_sd", "sample_etas",
            "sample_thetas"]
 
-SOURCES = ("iiv", "ruv", "uncertainty")
+SOURCES = ("iiv", "bov", "ruv", "uncertainty")
 
 
 def omega_factor(omega: np.ndarray) -> np.ndarray:

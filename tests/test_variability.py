@@ -101,7 +101,7 @@ def test_given_etas_stay_fixed_and_sources_switch(two_cmt):
     no_ruv = pkpd.simulate(two_cmt, "500 mg PO", variability=("iiv",), **kw)
     assert "CP_obs" not in no_ruv
     with pytest.raises(pkpd.DataError, match="unknown"):
-        pkpd.simulate(two_cmt, "500 mg PO", variability=("bov",), **kw)
+        pkpd.simulate(two_cmt, "500 mg PO", variability=("iov",), **kw)
     with pytest.raises(pkpd.DataError, match="needs `uncertainty="):
         pkpd.simulate(two_cmt, "500 mg PO", variability=("uncertainty",), **kw)
 

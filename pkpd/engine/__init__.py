@@ -233,8 +233,15 @@ def uses_exact_stepping(compiled: CompiledModel, solver: str) -> bool:
 def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.ndarray,
         cov_nocb: np.ndarray, *, ids: np.ndarray, rtol: float = DEFAULT_RTOL,
         atol: float = DEFAULT_ATOL, solver: str = "auto", max_steps: int = DEFAULT_MAX_STEPS,
-        want_states: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        want_states: bool = False, occasion: np.ndarray | None = None,
+        bov_slot: np.ndarray | None = None, bov_values: np.ndarray | None = None
+        ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Run the compiled kernels over every subject in one parallel numba call.
+
+    Between-occasion variability: ``occasion`` gives each prepared record its occasion index
+    (0..n_occ-1), ``bov_slot`` the q slots of the occasion etas, and ``bov_values`` their
+    values, row ``s * n_occ + occasion`` for subject ``s`` (shape ``(n_subjects * n_occ,
+    n_bov)``).
 
     Returns ``(outputs, states, status)``: outputs ``(n_rows, n_out)``, states
     ``(n_rows, n_state)`` or None, and per subject ``status`` (code, time, state, record,
@@ -255,10 +262,18 @@ def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.nda
     out = np.empty((prep.n_rows, compiled.n_out))
     states = np.empty((prep.n_rows if want_states else 0, compiled.n_state))
     status = np.zeros((n_sub, _kernel.STATUS_COLS))
+    if bov_slot is None or len(bov_slot) == 0:
+        occasion = np.zeros(len(prep.time), dtype=np.int64)
+        bov_slot = np.zeros(0, dtype=np.int64)
+        bov_values = np.zeros((n_sub, 0))
+    n_occ = len(bov_values) // n_sub
     args = (prep.subj_lo, prep.subj_hi, prep.row_base, prep.time, prep.evid, prep.amt,
             prep.cmt, prep.rate, prep.ii, prep.ss, prep.out_row, prep.cov,
             np.ascontiguousarray(cov_slot, dtype=np.int64),
             np.ascontiguousarray(cov_nocb, dtype=np.int64),
+            np.ascontiguousarray(occasion, dtype=np.int64),
+            np.ascontiguousarray(bov_slot, dtype=np.int64),
+            np.ascontiguousarray(bov_values, dtype=float), n_occ,
             np.ascontiguousarray(q, dtype=float), opts, out, states, 1 if want_states else 0,
             status)
     kernels = (compiled.rhs, compiled.jac, compiled.derive, compiled.outputs, compiled.dosing,

@@ -1004,6 +1004,26 @@ def _set_cov(q, cov_slot, rcov, r):
 
 
 @_inline
+def _set_bov(q, bov_slot, bov_val, row):
+    """Put the between-occasion etas of ``bov_val[row]`` into q; True if any changed."""
+    changed = False
+    for j in range(bov_slot.shape[0]):
+        v = bov_val[row, j]
+        if q[bov_slot[j]] != v:
+            q[bov_slot[j]] = v
+            changed = True
+    return changed
+
+
+@_inline
+def _bov_equal(q, bov_slot, bov_val, row):
+    for j in range(bov_slot.shape[0]):
+        if q[bov_slot[j]] != bov_val[row, j]:
+            return False
+    return True
+
+
+@_inline
 def _cov_equal(q, cov_slot, rcov, r):
     for j in range(cov_slot.shape[0]):
         if q[cov_slot[j]] != rcov[r, j]:
@@ -1013,9 +1033,14 @@ def _cov_equal(q, cov_slot, rcov, r):
 
 @_jit
 def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, rtime, revid,
-             ramt, rcmt, rrate, rii, rss, rout, rcov, cov_slot, cov_nocb, q, opts, out, states,
-             want_states, status, ws, y, rates, active, attrs, obuf, xss, tmpn, pend, ssres):
-    """Simulate one subject: records lo..hi-1, outputs in rows row_base + rout[r]."""
+             ramt, rcmt, rrate, rii, rss, rout, rcov, cov_slot, cov_nocb, rocc, bov_slot,
+             bov_val, bov_base, q, opts, out, states, want_states, status, ws, y, rates, active,
+             attrs, obuf, xss, tmpn, pend, ssres):
+    """Simulate one subject: records lo..hi-1, outputs in rows row_base + rout[r].
+
+    Between-occasion etas (q slots ``bov_slot``) take the values of row ``bov_base + occasion``
+    of ``bov_val``, the occasion of each record in ``rocc`` (LOCF: an occasion's values hold
+    from its first record on)."""
     # views without reference counting: every array handed on in the loop below would
     # otherwise cost atomic reference-count updates at each call
     y = _noref(y)
@@ -1040,6 +1065,9 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
     rcov = _noref(rcov)
     cov_slot = _noref(cov_slot)
     cov_nocb = _noref(cov_nocb)
+    rocc = _noref(rocc)
+    bov_slot = _noref(bov_slot)
+    bov_val = _noref(bov_val)
     opts = _noref(opts)
     ssres = _noref(ssres)
     n = y.shape[0]
@@ -1073,6 +1101,7 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
     hst[2] = 0.0
     t = rtime[lo]
     _set_cov(q, cov_slot, rcov, lo)
+    _set_bov(q, bov_slot, bov_val, bov_base + rocc[lo])
     derive(t, ptr(y), ptr(q), ptr(q))
     init(t, ptr(y), ptr(q), ptr(y))
     if linear:
@@ -1087,6 +1116,8 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
             if q[cov_slot[j]] != v:
                 q[cov_slot[j]] = v
                 changed = True
+        if _set_bov(q, bov_slot, bov_val, bov_base + rocc[r - 1 if r > lo else lo]):
+            changed = True
         if changed:
             derive(t, ptr(y), ptr(q), ptr(q))
             hst[0] = 0.0
@@ -1099,8 +1130,8 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
         tstop = tr
         rb = r
         r2 = r
-        while r2 < hi and (revid[r2] == 0 or revid[r2] == 2) and _cov_equal(q, cov_slot,
-                                                                           rcov, r2):
+        while r2 < hi and (revid[r2] == 0 or revid[r2] == 2) and _cov_equal(
+                q, cov_slot, rcov, r2) and _bov_equal(q, bov_slot, bov_val, bov_base + rocc[r2]):
             r2 += 1
         if r2 > r:
             # stop at the next record that changes something; if its interval needs other
@@ -1148,8 +1179,9 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
                     active[c] = 0
             hst[0] = 0.0
             continue
-        # at the record: its own covariate values
-        if _set_cov(q, cov_slot, rcov, r):
+        # at the record: its own covariate values (and occasion)
+        bov_changed = _set_bov(q, bov_slot, bov_val, bov_base + rocc[r])
+        if _set_cov(q, cov_slot, rcov, r) or bov_changed:
             derive(t, ptr(y), ptr(q), ptr(q))
             hst[0] = 0.0
             if linear:
@@ -1230,13 +1262,15 @@ _I1 = types.int64[::1]
 _A2 = types.float64[:, ::1]
 _RUN_SIG = types.void(_KT, _KT, _KT, _KT, _KT, _KT, types.int64, types.int64, types.int64,
                       types.int64, types.int64, _I1, _I1, _I1, _A1, _I1, _A1, _I1, _A1, _A1,
-                      _I1, _I1, _A2, _I1, _I1, _A2, _A1, _A2, _A2, types.int64, _A2)
+                      _I1, _I1, _A2, _I1, _I1, _I1, _I1, _A2, types.int64, _A2, _A1, _A2, _A2,
+                      types.int64, _A2)
 
 
 @nb.njit(_RUN_SIG, cache=True, nogil=True)
 def run(rhs, jac, derive, outputs, dosing, init, n_state, n_out, linear, s_first, s_stop,
         subj_lo, subj_hi, row_base, rtime, revid, ramt, rcmt, rrate, rii, rss, rout, rcov,
-        cov_slot, cov_nocb, qin, opts, out, states, want_states, status):  # pragma: no cover
+        cov_slot, cov_nocb, rocc, bov_slot, bov_val, n_occ, qin, opts, out, states,
+        want_states, status):  # pragma: no cover
     """Simulate subjects s_first..s_stop-1: subject s runs records subj_lo[s]..subj_hi[s]-1
     (subjects may share records) and writes outputs to rows row_base[s] + rout[r].
 
@@ -1268,5 +1302,6 @@ def run(rhs, jac, derive, outputs, dosing, init, n_state, n_out, linear, s_first
             q[j] = qin[s, j]
         _subject(rhs, jac, derive, outputs, dosing, init, linear == 1, subj_lo[s],
                  subj_hi[s], row_base[s], rtime, revid, ramt, rcmt, rrate, rii, rss, rout,
-                 rcov, cov_slot, cov_nocb, q, opts, out, states, want_states, status[s],
+                 rcov, cov_slot, cov_nocb, rocc, bov_slot, bov_val, s * n_occ, q, opts, out,
+                 states, want_states, status[s],
                  ws, y, rates, active, attrs, obuf, xss, tmpn, pend, ssres)

@@ -90,6 +90,7 @@ class ModelBuilder:
         self._routes: dict[str, str] = {}
         self._error: dict[str, dict[str, float]] = {}
         self._metadata: dict[str, str] = {}
+        self._occasion: list[str] = []
 
     # -- declarations -----------------------------------------------------------------------
     def _declare(self, name: str, kind: str) -> sp.Symbol:
@@ -174,6 +175,12 @@ class ModelBuilder:
             self._etas.append(name)
             self._omega_blocks.append(([name], np.array([[v]])))
         return tuple(out)
+
+    def occasion(self, *names: str | sp.Symbol) -> None:
+        """Mark etas as between-occasion (BOV): drawn anew, from their omega, for every
+        occasion of a subject (see ``occasions=`` in :func:`pkpd.simulate`)."""
+        for name in names:
+            self._occasion.append(_name_of(name, "occasion eta"))
 
     def omega_block(self, names: Sequence[str], matrix: Sequence[Sequence[float]] | None = None,
                     *, sd: Sequence[float] | None = None,
@@ -447,6 +454,10 @@ class ModelBuilder:
                 raise ModelError(f"{kind} {name!r} is declared but never used in any equation; "
                                  "remove it or use it")
 
+        for name in self._occasion:
+            if name not in self._etas:
+                raise ModelError(f"occasion eta {name!r} is not a declared eta; etas: "
+                                 f"{', '.join(self._etas) or 'none'}")
         return Model(
             name=self.name, description=self.description, time_unit=self.time_unit,
             parameters=tuple(self._parameters), etas=tuple(self._etas), omega=omega,
@@ -455,6 +466,7 @@ class ModelBuilder:
             routes=dict(sorted(self._routes.items())),
             error={k: dict(sorted(v.items())) for k, v in sorted(self._error.items())},
             metadata=dict(sorted(self._metadata.items())),
+            occasion_etas=tuple(self._occasion),
         )
 
 

@@ -106,6 +106,7 @@ class Model:
     routes: dict[str, str] = field(default_factory=dict)
     error: dict[str, dict[str, float]] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
+    occasion_etas: tuple[str, ...] = ()   # etas drawn anew for each occasion (BOV)
 
     # -- names -------------------------------------------------------------------------------
     @property
@@ -171,6 +172,8 @@ class Model:
         lines += [f"error {k} {sorted((n, float(v)) for n, v in e.items())!r}"
                   for k, e in sorted(self.error.items())]
         lines += [f"metadata {k} {v!r}" for k, v in sorted(self.metadata.items())]
+        if self.occasion_etas:
+            lines.append(f"occasion etas {list(self.occasion_etas)!r}")
         return "\n".join(lines) + "\n"
 
     @functools.cached_property

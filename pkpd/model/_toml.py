@@ -21,6 +21,7 @@ Tables and keys (anything else is an error naming it and listing the valid ones)
     # omega = { names = ["eta_CL", "eta_V1"], matrix = [[0.09, 0.01], [0.01, 0.0625]] }
     # omega = { names = [...], sd = [0.3, 0.25], correlation = [[1, 0.5], [0.5, 1]] }
     # blocks = [ { names = [...], matrix = [[...]] }, ... ]   (further blocks)
+    # occasion = ["eta_occ_CL"]        (between-occasion etas, drawn anew per occasion)
 
     [individual]            # in evaluation order: NAME = "expr" or { expr, unit }
     CL = "TVCL * (WT/70)**0.75 * exp(eta_CL)"
@@ -96,7 +97,8 @@ def model_from_toml(data: Mapping[str, Any], *, source: str = "<model>") -> Mode
     mb.covariates(**_table(data, "covariates", source))
 
     variability = _table(data, "variability", source)
-    _check_keys(variability, ("omega", "blocks"), f"{source}: [variability]")
+    _check_keys(variability, ("omega", "blocks", "occasion"), f"{source}: [variability]")
+    mb.occasion(*variability.get("occasion", []))
     blocks = list(variability.get("blocks", []))
     omega = variability.get("omega")
     if isinstance(omega, Mapping) and ("names" in omega or "matrix" in omega):
