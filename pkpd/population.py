@@ -52,24 +52,30 @@ Reference data (``pkpd/_data/anthropometry.csv``; its header says how each row w
   linear interpolation between those ages departs from CDC's monthly values by less than 0.3 cm
   in median height. Children's Q from height agrees with Pottel's age form
   (``0.0270 * age + 0.2329`` mg/dL) within 4 % at the CDC median heights of ages 2-13.
-- ``kind="adult"`` (18-90 years): NHANES 2015-2018 (Fryar CD et al., Anthropometric reference
-  data for children and adults: United States, 2015-2018, Vital Health Stat 3(46), 2021),
-  5th/50th/95th percentiles of height and BMI per sex and age group 20-29, ..., 80+, rounded
-  (0.5 cm, 0.1-0.5 kg/m^2). Each group's values sit at its middle (85 y for 80+) and are
+- ``kind="adult"`` (18-90 years): NHANES August 2021-August 2023 (Fryar CD, Gu Q, Afful J,
+  Carroll MD, Ogden CL, Anthropometric reference data for children and adults: United States,
+  August 2021-August 2023, Vital Health Stat 3(50), 2025, DOI 10.15620/cdc/174595), the
+  5th/50th/95th percentiles of height (its Table 7) and BMI (its Table 10) per sex and age group
+  20-29, ..., 80+, as printed (0.1 cm, 0.1 kg/m^2). The report does not give the 95th percentile
+  of height for the 80+ groups; those two values are older, unverified figures, marked so in
+  the table's header. Each group's values sit at its middle (85 y for 80+) and are
   interpolated linearly in age; below 25 y and above 85 y they are held constant (so 18-19 year
   olds are drawn like 20-29 year olds, and 85-90 year olds like the 80+ group). Height is
-  normal; BMI is a Box-Cox (LMS) distribution through the three percentiles. These are
-  US-population references of all races together; no race or ethnicity is sampled.
+  normal (median and the spread of P5-P95); BMI is a Box-Cox (LMS) distribution through the
+  three percentiles. These are US-population references of all races together; no race or
+  ethnicity is sampled.
 
 Approximation error, honestly
 -----------------------------
 Marginal height and BMI reproduce the tabulated percentiles to within sampling error plus the
-interpolation error above (under 1 cm and 0.5 kg/m^2 within an age group). Weight is derived, not
-tabulated: its median matches the CDC weight-for-age medians within about 3 % for children, while
-its tails are less exact (BMI is drawn independently of height; the true BMI-height association is
-weak but not zero). Adult SCR describes kidney-healthy people: the population has the SCR of
-healthy ageing, not the tail of chronic kidney disease of a general population; give a table
-(:meth:`Population.from_table`) for a renally impaired cohort.
+interpolation error above (under 1 cm and 0.75 kg/m^2 within an age group); adult height, being
+normal, also misses the report's slightly asymmetric 5th and 95th percentiles by up to 1.3 cm.
+Weight is derived, not tabulated: its median matches the CDC weight-for-age medians for children
+and the NHANES 2021-2023 weight medians for adults (Table 3 of the report above) within about 3 %,
+while its tails are less exact (about 5 % for adults; BMI is drawn independently of height; the
+true BMI-height association is weak but not zero). Adult SCR describes kidney-healthy people: the
+population has the SCR of healthy ageing, not the tail of chronic kidney disease of a general
+population; give a table (:meth:`Population.from_table`) for a renally impaired cohort.
 
 Derived covariates are computed with private functions here (``_bmi``, ``_bsa_mosteller``,
 ``_crcl_cockcroft_gault``, ``_egfr_ckd_epi_2021``, ``_egfr_schwartz_bedside``,
@@ -242,7 +248,7 @@ class Population:
         Parameters
         ----------
         kind : {"adult", "child"}
-            ``"adult"``: NHANES 2015-2018 anthropometry, 18-90 years, Cockcroft-Gault CRCL and
+            ``"adult"``: NHANES 2021-2023 anthropometry, 18-90 years, Cockcroft-Gault CRCL and
             CKD-EPI 2021 eGFR. ``"child"``: CDC 2000 growth charts, 2-18 years, bedside Schwartz
             eGFR (CRCL is NaN).
         age : (float, float), optional
