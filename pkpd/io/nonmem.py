@@ -37,7 +37,8 @@ from ..events import EventTable
 
 __all__ = ["NonmemData", "read_nonmem", "write_nonmem"]
 
-_KNOWN = ("ID", "TIME", "AMT", "DV", "EVID", "MDV", "CMT", "RATE", "II", "ADDL", "SS", "DVID")
+_KNOWN = ("ID", "TIME", "AMT", "DV", "EVID", "MDV", "CMT", "RATE", "II", "ADDL", "SS", "DVID",
+          "LLOQ", "BLQ", "CENS")
 _MAX_LISTED = 20
 
 
@@ -54,7 +55,9 @@ class NonmemData:
         Every record, with ``output`` True on each (a prediction at every record, as NONMEM's
         table gives); covariates with ``"nocb"`` interpolation except those read with ``locf=``.
     observations : pandas.DataFrame
-        The observation records (EVID 0, MDV 0): ID, TIME, DV, CMT, DVID (if present), ROW.
+        The observation records (EVID 0, MDV 0): ID, TIME, DV, CMT, DVID (if present), ROW;
+        with an ``LLOQ`` column or a ``BLQ``/``CENS`` flag (1 = censored, NONMEM's M3
+        convention) also ``LLOQ`` and ``BLQ`` (True where DV < LLOQ or flagged).
     ids : numpy.ndarray
         Subject identifiers in order of appearance.
     covariate_names : tuple of str
@@ -273,7 +276,7 @@ def read_nonmem(source: str | os.PathLike[str] | pd.DataFrame, *, model: Any = N
     ss, _ = col("SS")
     cmt, cmt_miss = col("CMT")
     mdv_given, mdv_miss = col("MDV", np.nan)
-    _, dv_miss = col("DV", np.nan)
+    dv, dv_miss = col("DV", np.nan)
 
     evid_given, evid_miss = col("EVID", np.nan)
     derived = np.where(amt > 0, 1, np.where(mdv_given == 1, 2, 0))
@@ -369,6 +372,26 @@ def read_nonmem(source: str | os.PathLike[str] | pd.DataFrame, *, model: Any = N
     observations = pd.DataFrame({c: frame[c].to_numpy()[obs] if c in frame
                                  else np.full(int(obs.sum()), np.nan) for c in obs_cols})
     observations["ROW"] = rows[obs]
+    # below the limit of quantification: a CENS (NONMEM M3) or BLQ flag, or DV below LLOQ
+    if any(c in parsed for c in ("LLOQ", "BLQ", "CENS")):
+        blq = np.zeros(n, dtype=bool)
+        for flag in ("BLQ", "CENS"):
+            if flag in parsed:
+                values, miss, _ = parsed[flag]
+                problems.add(obs & ~miss & ~np.isin(values, (0.0, 1.0)), flag,
+                             lambda i, flag=flag: f"{flag} must be 0 or 1")
+                blq |= ~miss & (values == 1.0)
+        lloq = np.full(n, np.nan)
+        if "LLOQ" in parsed:
+            values, miss, _ = parsed["LLOQ"]
+            problems.add(obs & ~miss & ~(values > 0), "LLOQ", "LLOQ must be positive")
+            lloq = np.where(miss, np.nan, values)
+            blq |= ~np.isnan(lloq) & (dv < lloq)
+            problems.add(obs & blq & np.isnan(lloq), "LLOQ",
+                         "a record flagged below the limit of quantification needs its LLOQ")
+        problems.raise_if_any(label, what_rows)
+        observations["LLOQ"] = lloq[obs]
+        observations["BLQ"] = blq[obs]
     return NonmemData(frame=frame, events=events, observations=observations, ids=events.ids,
                       covariate_names=cov_names)
 

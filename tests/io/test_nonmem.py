@@ -248,3 +248,28 @@ def test_write_read_round_trip(frame):
         write_nonmem(data.events, path)
         from_events = read_nonmem(path, locf=["WT"])
         assert from_events.events == data.events
+
+
+def test_blq_records_from_lloq_and_flags() -> None:
+    frame = pd.DataFrame({"ID": 1, "TIME": [0.0, 1.0, 2.0, 3.0, 4.0],
+                          "AMT": [100.0, 0, 0, 0, 0], "DV": [None, 5.0, 0.4, 0.9, 0.2],
+                          "EVID": [1, 0, 0, 0, 0], "CMT": [1, 2, 2, 2, 2],
+                          "LLOQ": [None, 0.5, 0.5, 0.5, 0.5], "CENS": [0, 0, 0, 0, 1]})
+    obs = read_nonmem(frame).observations
+    assert obs["BLQ"].tolist() == [False, True, False, True]
+    assert obs["LLOQ"].tolist() == [0.5] * 4
+    bad = frame.assign(LLOQ=[None, 0.5, -1.0, 0.5, 0.5])
+    with pytest.raises(DataError, match="LLOQ must be positive"):
+        read_nonmem(bad)
+    flagged = frame.assign(LLOQ=[None] * 5)
+    with pytest.raises(DataError, match="needs its LLOQ"):
+        read_nonmem(flagged)
+    assert "LLOQ" not in read_nonmem(frame).covariate_names
+
+
+def test_warfarin_observations_keep_their_output_ids(shared_dir) -> None:
+    data = read_nonmem(shared_dir / "data" / "warfarin.csv", covariates=["WT", "AGE",
+                                                                              "SEX"])
+    obs = data.observations
+    assert set(obs["DVID"]) == {1, 2}
+    assert (obs["DVID"] == 1).sum() == 251 and (obs["DVID"] == 2).sum() == 232
