@@ -51,6 +51,8 @@ _LAZY: dict[str, str] = {
     "simulate": "pkpd.simulation",
     "simulate_chunked": "pkpd.scale",
     "Patient": "pkpd.patient",
+    "fit_individual": "pkpd.estimation",
+    "FitResult": "pkpd.estimation",
     "Population": "pkpd.population",
     "prediction_interval": "pkpd.results",
     "simulate_to_zarr": "pkpd.scale",
@@ -85,6 +87,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from .codegen import CompiledModel as CompiledModel
     from .codegen import compile_model as compile_model
+    from .estimation import FitResult as FitResult
+    from .estimation import fit_individual as fit_individual
     from .events import Dose as Dose
     from .events import EventTable as EventTable
     from .events import Regimen as Regimen

@@ -1,0 +1,317 @@
+"""Individual fits (pkpd.estimation.fit_individual) against independent references: a hand-written
+objective on a scipy solve_ivp integration of the same ODEs, noise-free data, a hand-computed
+M3 term, and the frequentist coverage of the Laplace intervals over a simulated cohort."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.integrate import solve_ivp
+from scipy.optimize import minimize
+from scipy.stats import norm
+
+import pkpd
+from pkpd.codegen import CompiledModel
+from pkpd.estimation import FitResult, fit_individual
+from pkpd.library import model_path
+
+# models/two_cmt_oral.toml, written out again by hand for the reference computations
+TYPICAL = {"KA": 1.0, "CL": 5.0, "V1": 50.0, "Q": 8.0, "V2": 100.0}
+ETAS = ("eta_KA", "eta_CL", "eta_V1", "eta_Q", "eta_V2")
+OMEGA = np.diag([0.16, 0.09, 0.0625, 0.04, 0.04])          # in the order of ETAS
+ADD, PROP = 0.05, 0.1                                        # CP error: combined, variances add
+DOSE, DOSE_TIMES = 500.0, (0.0, 12.0)                        # 500 mg PO q12h
+SAMPLE_TIMES = (2.0, 6.0, 11.5, 23.5)
+Z90 = norm.ppf(0.95)
+
+
+@pytest.fixture(scope="module")
+def cm() -> CompiledModel:
+    return pkpd.compile_model(pkpd.load_model("two_cmt_oral"))
+
+
+def dataset(levels: np.ndarray, times: tuple[float, ...] = SAMPLE_TIMES, ident: int = 1,
+            **extra: np.ndarray) -> pd.DataFrame:
+    """NONMEM records of one subject: the doses, then the levels (CMT 2 = central)."""
+    doses = pd.DataFrame({"ID": ident, "TIME": DOSE_TIMES, "AMT": DOSE, "EVID": 1, "CMT": 1,
+                          "DV": np.nan, "MDV": 1})
+    obs = pd.DataFrame({"ID": ident, "TIME": times, "AMT": 0.0, "EVID": 0, "CMT": 2,
+                        "DV": levels, "MDV": 0, **extra})
+    return pd.concat([doses, obs]).sort_values("TIME", kind="stable").reset_index(drop=True)
+
+
+def reference_cp(eta: np.ndarray, times: tuple[float, ...] = SAMPLE_TIMES) -> np.ndarray:
+    """CP at ``times`` by scipy (LSODA, rtol 1e-10), the ODEs written here by hand."""
+    ka, cl, v1, q, v2 = (TYPICAL[p] * np.exp(e) for p, e in zip(TYPICAL, eta, strict=True))
+
+    def rhs(t: float, a: np.ndarray) -> list[float]:
+        depot, central, periph = a
+        return [-ka * depot, ka * depot - (cl + q) / v1 * central + q / v2 * periph,
+                q / v1 * central - q / v2 * periph]
+
+    state = np.zeros(3)
+    out = []
+    bounds = [*DOSE_TIMES, max(times) + 1.0]
+    for start, stop in itertools.pairwise(bounds):
+        state[0] += DOSE
+        inside = [t for t in times if start <= t < stop]
+        sol = solve_ivp(rhs, (start, stop), state, method="LSODA", rtol=1e-10, atol=1e-12,
+                        t_eval=[*inside, stop])
+        out += list(sol.y[1, :-1] / v1)
+        state = sol.y[:, -1].copy()
+    return np.array(out)
+
+
+def reference_objective(eta: np.ndarray, levels: np.ndarray) -> float:
+    """-2 log posterior written out: combined error (variances add) and the omega prior."""
+    f = reference_cp(eta)
+    sd = np.sqrt(ADD**2 + (PROP * f) ** 2)
+    return float(np.sum(((levels - f) / sd) ** 2 + 2 * np.log(sd)) + eta @ np.linalg.solve(
+        OMEGA, eta))
+
+
+def noisy_levels(f: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return f + np.sqrt(ADD**2 + (PROP * f) ** 2) * rng.standard_normal(f.shape)
+
+
+def fitted(fit: FitResult) -> np.ndarray:
+    return np.array([fit.etas[e] for e in ETAS])
+
+
+# --------------------------------------------------------------------------------------------
+# one patient against a brute-force reference
+# --------------------------------------------------------------------------------------------
+
+TRUE_ETA = np.array([0.3, -0.25, 0.2, 0.1, -0.1])
+
+
+@pytest.fixture(scope="module")
+def patient_levels() -> np.ndarray:
+    return noisy_levels(reference_cp(TRUE_ETA), np.random.default_rng(7))
+
+
+def test_map_matches_brute_force_nelder_mead(cm: CompiledModel, patient_levels: np.ndarray
+                                             ) -> None:
+    fit = fit_individual(cm, dataset(patient_levels))
+    ref = minimize(reference_objective, np.zeros(5), args=(patient_levels,),
+                   method="Nelder-Mead",
+                   options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20_000,
+                            "maxfev": 20_000, "adaptive": True})
+    assert ref.success, ref.message
+    np.testing.assert_allclose(fitted(fit), ref.x, atol=1e-4)
+    # the objectives differ by the constant n log(2 pi) only where both omit it: here neither
+    assert fit.ofv == pytest.approx(ref.fun, abs=1e-6)
+    # Laplace covariance: inverse of half a central-difference Hessian of the reference
+    h, n = 1e-3, 5
+    e = np.eye(n) * h
+    hess = np.array([[(reference_objective(ref.x + e[i] + e[j], patient_levels)
+                       - reference_objective(ref.x + e[i] - e[j], patient_levels)
+                       - reference_objective(ref.x - e[i] + e[j], patient_levels)
+                       + reference_objective(ref.x - e[i] - e[j], patient_levels)) / (4 * h * h)
+                      for j in range(n)] for i in range(n)])
+    cov = np.linalg.inv(hess / 2)
+    got = fit.covariance.loc[list(ETAS), list(ETAS)].to_numpy()
+    np.testing.assert_allclose(got, cov, rtol=2e-3, atol=1e-5)
+    assert fit.se["eta_CL"] == pytest.approx(np.sqrt(cov[1, 1]), rel=2e-3)
+    assert fit.shrinkage["eta_CL"] == pytest.approx(np.sqrt(cov[1, 1] / OMEGA[1, 1]), rel=2e-3)
+    # predictions and derived individual parameters at the estimates, from the reference
+    np.testing.assert_allclose(fit.predictions["IPRED"], reference_cp(ref.x), rtol=1e-6)
+    np.testing.assert_allclose(fit.predictions["PRED"], reference_cp(np.zeros(5)), rtol=1e-6)
+    ipred = reference_cp(ref.x)
+    np.testing.assert_allclose(fit.predictions["IWRES"],
+                               (patient_levels - ipred) / np.sqrt(ADD**2 + (PROP * ipred) ** 2),
+                               rtol=1e-4, atol=1e-6)
+    for k, (name, typical) in enumerate(TYPICAL.items()):
+        assert fit.individual[name] == pytest.approx(typical * np.exp(ref.x[k]), rel=1e-4)
+    assert fit.success and fit.n_evaluations > 0 and fit.elapsed > 0
+
+
+def test_ml_matches_brute_force_without_prior(cm: CompiledModel) -> None:
+    times = (0.5, 1.0, 2.0, 4.0, 6.0, 9.0, 11.5, 14.0, 18.0, 23.5)
+    eta = np.array([0.2, 0.4, -0.3, 0.0, 0.0])
+    levels = reference_cp(eta, times)          # noise free: the ML estimate is close to eta,
+    estimate = ["eta_KA", "eta_CL", "eta_V1"]  # not equal (the 2 log sd term depends on eta)
+
+    def objective(x: np.ndarray) -> float:
+        f = reference_cp(np.r_[x, 0.0, 0.0], times)
+        sd = np.sqrt(ADD**2 + (PROP * f) ** 2)
+        return float(np.sum(((levels - f) / sd) ** 2 + 2 * np.log(sd)))
+
+    fit = fit_individual(cm, dataset(levels, times), method="ml", estimate=estimate)
+    ref = minimize(objective, np.zeros(3), method="Nelder-Mead",
+                   options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20_000, "adaptive": True})
+    assert ref.success, ref.message
+    assert set(fit.etas) == set(estimate)
+    np.testing.assert_allclose([fit.etas[e] for e in estimate], ref.x, atol=1e-4)
+    np.testing.assert_allclose(ref.x, eta[:3], atol=0.05)
+    assert fit.ofv == pytest.approx(ref.fun, abs=1e-6)
+    # adding the prior pulls the estimate towards zero in the prior's metric: MAP minimises
+    # L + P and ML minimises L, so P(map) <= P(ml)
+    fit_map = fit_individual(cm, dataset(levels, times), estimate=estimate)
+    x_map = np.array([fit_map.etas[e] for e in estimate])
+    precision = np.linalg.inv(OMEGA[:3, :3])
+    assert x_map @ precision @ x_map < ref.x @ precision @ ref.x
+
+
+def test_exponential_error_works_on_the_log_scale(tmp_path: Path,
+                                                  patient_levels: np.ndarray) -> None:
+    text = model_path("two_cmt_oral").read_text()
+    text = text.replace("CP = { proportional = 0.1, additive = 0.05 }",
+                        "CP = { exponential = 0.2 }")
+    text = text.replace('name = "two_cmt_oral"', 'name = "two_cmt_oral_exp"')
+    assert "exponential" in text and "two_cmt_oral_exp" in text
+    path = tmp_path / "two_cmt_oral_exp.toml"
+    path.write_text(text)
+    fit = fit_individual(pkpd.load_model(path), dataset(patient_levels))
+    eta = fitted(fit)
+    f = reference_cp(eta)
+    by_hand = np.sum(((np.log(patient_levels) - np.log(f)) / 0.2) ** 2 + 2 * np.log(0.2))
+    assert fit.ofv == pytest.approx(by_hand + eta @ np.linalg.solve(OMEGA, eta), abs=1e-6)
+    np.testing.assert_allclose(fit.predictions["IWRES"],
+                               (np.log(patient_levels) - np.log(f)) / 0.2, rtol=1e-5)
+    # a stationary point of the hand objective
+    grad = [(reference_objective_exp(eta + d, patient_levels)
+             - reference_objective_exp(eta - d, patient_levels)) / 2e-5
+            for d in np.eye(5) * 1e-5]
+    np.testing.assert_allclose(grad, 0.0, atol=2e-3)
+
+
+def reference_objective_exp(eta: np.ndarray, levels: np.ndarray) -> float:
+    f = reference_cp(eta)
+    return float(np.sum(((np.log(levels) - np.log(f)) / 0.2) ** 2)
+                 + eta @ np.linalg.solve(OMEGA, eta))
+
+
+# --------------------------------------------------------------------------------------------
+# BLQ (M3)
+# --------------------------------------------------------------------------------------------
+
+
+def test_blq_m3_term_and_direction(cm: CompiledModel, patient_levels: np.ndarray) -> None:
+    dropped = fit_individual(cm, dataset(patient_levels[:3], SAMPLE_TIMES[:3]))
+    ipred_23 = reference_cp(fitted(dropped))[-1]   # its prediction at 23.5 h
+    lloq = 0.6 * ipred_23
+    levels = np.r_[patient_levels[:3], 0.5 * lloq]           # reported below the LLOQ
+    fit = fit_individual(cm, dataset(levels), lloq=lloq)
+    assert fit.predictions["BLQ"].tolist() == [False, False, False, True]
+    assert fit.predictions["IPRED"].iloc[-1] < ipred_23      # pulled below the limit
+    assert fit.etas["eta_CL"] > dropped.etas["eta_CL"]       # by a faster clearance
+
+    # the objective at the optimum, recomputed by hand from the reported predictions
+    f = reference_cp(fitted(fit))
+    np.testing.assert_allclose(fit.predictions["IPRED"], f, rtol=1e-6)
+    sd = np.sqrt(ADD**2 + (PROP * f) ** 2)
+    observed = np.sum(((levels[:3] - f[:3]) / sd[:3]) ** 2 + 2 * np.log(sd[:3]))
+    m3 = -2 * np.log(norm.cdf((lloq - f[3]) / sd[3]))
+    eta = fitted(fit)
+    assert fit.ofv == pytest.approx(observed + m3 + eta @ np.linalg.solve(OMEGA, eta), abs=1e-6)
+    assert np.isnan(fit.predictions["IWRES"].iloc[-1])
+
+    # a BLQ flag column with the LLOQ in DV is the same censoring
+    flagged = dataset(np.r_[patient_levels[:3], lloq], BLQ=np.array([0, 0, 0, 1]))
+    fit_flag = fit_individual(cm, flagged)
+    np.testing.assert_allclose(fitted(fit_flag), fitted(fit), atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# a simulated cohort: coverage of the Laplace intervals, shrinkage
+# --------------------------------------------------------------------------------------------
+
+N_COHORT = 40
+
+
+@pytest.fixture(scope="module")
+def cohort(cm: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True etas drawn from omega, MAP estimates and standard errors of 40 virtual patients."""
+    rng = np.random.default_rng(20240601)
+    true = rng.multivariate_normal(np.zeros(5), OMEGA, size=N_COHORT)
+    frames = [dataset(np.zeros(4), ident=i + 1) for i in range(N_COHORT)]
+    sim = pkpd.simulate(cm, pkpd.read_nonmem(pd.concat(frames, ignore_index=True)),
+                        params={e: true[:, k] for k, e in enumerate(ETAS)})
+    cp = sim["CP"].to_numpy()[sim["evid"].to_numpy() == 0].reshape(N_COHORT, 4)
+    np.testing.assert_allclose(cp[0], reference_cp(true[0]), rtol=1e-6)  # the engine is right
+    levels = noisy_levels(cp, rng)
+    fits = [fit_individual(cm, dataset(levels[i], ident=i + 1)) for i in range(N_COHORT)]
+    est = np.array([fitted(f) for f in fits])
+    se = np.array([[f.se[e] for e in ETAS] for f in fits])
+    return true, est, se
+
+
+def test_laplace_intervals_cover_the_truth(cohort: tuple[np.ndarray, ...]) -> None:
+    true, est, se = cohort
+    covered = np.abs(est - true) <= Z90 * se
+    # 200 nominal-90 % intervals: a binomial count has SD sqrt(200 * 0.9 * 0.1) = 4.2, so 0.75
+    # (150) and 0.97 (194) are 7 and 3.3 SDs from 180. Both bounds leave room for the Laplace
+    # approximation of a nonlinear model; intervals of 5 etas of one patient are not independent.
+    assert 0.75 <= covered.mean() <= 0.97, covered.mean(axis=0)
+    assert covered.mean(axis=0).min() >= 0.6   # no eta systematically missed
+
+
+def test_map_estimates_shrink_towards_zero(cohort: tuple[np.ndarray, ...]) -> None:
+    true, est, se = cohort
+    prior_sd = np.sqrt(np.diag(OMEGA))
+    # shrinkage: the spread of the estimates is less than that of the true etas
+    assert np.all(est.std(axis=0) < true.std(axis=0))
+    # posterior SD below the prior SD on average (for one patient the Laplace SD may exceed
+    # the prior SD slightly: the data part of the Hessian need not be positive at the mode)
+    assert np.all((se / prior_sd).mean(axis=0) < 1)
+    assert np.all(se / prior_sd < 1.2)
+    # for a linear-Gaussian model Var(eta_hat) + E[posterior variance] = omega; allow for the
+    # sampling error of 40 patients (relative SD of a variance ~ 0.23) and the nonlinearity
+    total = est.var(axis=0) + (se**2).mean(axis=0)
+    np.testing.assert_allclose(total / np.diag(OMEGA), 1.0, atol=0.35)
+    # the best-informed eta (CL, from the trough levels) tracks the truth
+    assert np.corrcoef(est[:, 1], true[:, 1])[0, 1] > 0.7
+    slope = np.polyfit(true[:, 1], est[:, 1], 1)[0]
+    assert 0.3 < slope < 1.05
+
+
+def test_sample_draws_from_the_laplace_approximation(cm: CompiledModel,
+                                                     patient_levels: np.ndarray) -> None:
+    fit = fit_individual(cm, dataset(patient_levels), params={"TVKA": 1.0})
+    draws = fit.sample(20_000, seed=3)
+    assert set(draws) == {*ETAS, "TVKA"}
+    x = np.column_stack([draws[e] for e in ETAS])
+    cov = fit.covariance.loc[list(ETAS), list(ETAS)].to_numpy()
+    np.testing.assert_allclose(x.mean(axis=0), fitted(fit), atol=4 * np.sqrt(cov.max() / 20_000))
+    np.testing.assert_allclose(np.cov(x.T), cov, atol=0.05 * cov.max())
+    again = fit.sample(20_000, seed=3)
+    assert all(np.array_equal(draws[k], again[k]) for k in draws)
+    # ready for simulate: posterior band for 10 draws
+    band = pkpd.simulate(cm, "500 mg PO q12h x 2", params={k: v[:10] for k, v in draws.items()},
+                         times=[2.0, 23.5])
+    assert band["CP"].shape == (10, 2)
+
+
+# --------------------------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------------------------
+
+
+def test_two_subjects_is_an_error(cm: CompiledModel) -> None:
+    two = pd.concat([dataset(np.ones(4), ident=1), dataset(np.ones(4), ident=2)])
+    with pytest.raises(pkpd.EstimationError, match="2 subjects"):
+        fit_individual(cm, two)
+
+
+def test_no_observations_is_an_error(cm: CompiledModel) -> None:
+    frame = dataset(np.ones(4))
+    frame.loc[frame.EVID == 0, "MDV"] = 1
+    with pytest.raises(pkpd.EstimationError, match="no observations"):
+        fit_individual(cm, frame)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"method": "bayes"}, "method"),
+    ({"outputs": {2: "AUC"}}, "not an output"),
+    ({"outputs": {1: "CP"}}, "no output given for CMT 2"),
+    ({"params": {"XYZ": 1.0}}, "not a parameter"),
+    ({"estimate": ["eta_CL"], "params": {"eta_CL": 0.1}}, "both estimated and fixed"),
+])
+def test_bad_arguments_are_named(cm: CompiledModel, kwargs: dict, match: str) -> None:
+    with pytest.raises(pkpd.EstimationError, match=match):
+        fit_individual(cm, dataset(np.ones(4)), **kwargs)
