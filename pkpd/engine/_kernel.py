@@ -993,7 +993,8 @@ def _noref(a):
 
 @_inline
 def _set_cov(q, cov_slot, rcov, r):
-    """Put record r's covariate values into q; True if any changed."""
+    """Put row r of ``rcov`` into the q slots ``cov_slot`` (a record's covariates, or a
+    subject's between-occasion etas); True if any changed."""
     changed = False
     for j in range(cov_slot.shape[0]):
         v = rcov[r, j]
@@ -1001,26 +1002,6 @@ def _set_cov(q, cov_slot, rcov, r):
             q[cov_slot[j]] = v
             changed = True
     return changed
-
-
-@_inline
-def _set_bov(q, bov_slot, bov_val, row):
-    """Put the between-occasion etas of ``bov_val[row]`` into q; True if any changed."""
-    changed = False
-    for j in range(bov_slot.shape[0]):
-        v = bov_val[row, j]
-        if q[bov_slot[j]] != v:
-            q[bov_slot[j]] = v
-            changed = True
-    return changed
-
-
-@_inline
-def _bov_equal(q, bov_slot, bov_val, row):
-    for j in range(bov_slot.shape[0]):
-        if q[bov_slot[j]] != bov_val[row, j]:
-            return False
-    return True
 
 
 @_inline
@@ -1101,7 +1082,7 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
     hst[2] = 0.0
     t = rtime[lo]
     _set_cov(q, cov_slot, rcov, lo)
-    _set_bov(q, bov_slot, bov_val, bov_base + rocc[lo])
+    _set_cov(q, bov_slot, bov_val, bov_base + rocc[lo])
     derive(t, ptr(y), ptr(q), ptr(q))
     init(t, ptr(y), ptr(q), ptr(y))
     if linear:
@@ -1116,7 +1097,7 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
             if q[cov_slot[j]] != v:
                 q[cov_slot[j]] = v
                 changed = True
-        if _set_bov(q, bov_slot, bov_val, bov_base + rocc[r - 1 if r > lo else lo]):
+        if _set_cov(q, bov_slot, bov_val, bov_base + rocc[r - 1 if r > lo else lo]):
             changed = True
         if changed:
             derive(t, ptr(y), ptr(q), ptr(q))
@@ -1131,7 +1112,7 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
         rb = r
         r2 = r
         while r2 < hi and (revid[r2] == 0 or revid[r2] == 2) and _cov_equal(
-                q, cov_slot, rcov, r2) and _bov_equal(q, bov_slot, bov_val, bov_base + rocc[r2]):
+                q, cov_slot, rcov, r2) and _cov_equal(q, bov_slot, bov_val, bov_base + rocc[r2]):
             r2 += 1
         if r2 > r:
             # stop at the next record that changes something; if its interval needs other
@@ -1180,7 +1161,7 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
             hst[0] = 0.0
             continue
         # at the record: its own covariate values (and occasion)
-        bov_changed = _set_bov(q, bov_slot, bov_val, bov_base + rocc[r])
+        bov_changed = _set_cov(q, bov_slot, bov_val, bov_base + rocc[r])
         if _set_cov(q, cov_slot, rcov, r) or bov_changed:
             derive(t, ptr(y), ptr(q), ptr(q))
             hst[0] = 0.0
