@@ -1,0 +1,485 @@
+"""Dose optimisation: the regimen of a clinical grid that brings a patient to an exposure target.
+
+A regimen *template* such as ``"{dose} IV over 1 h every {interval} for 10 days"`` is filled
+with every candidate dose and interval (and infusion duration), each candidate is simulated for
+the patient (the individual etas of a fit, or the typical patient) and its exposure metric is
+compared with the target. With a fit and ``n > 0``, the probability of target attainment over
+the posterior draws of the etas is computed as well.
+
+Examples
+--------
+>>> from pkpd.dosing import AUC, dose_grid
+>>> dose_grid("250 mg", "1 g", "250 mg")
+['250 mg', '500 mg', '750 mg', '1000 mg']
+>>> bool(AUC(400, 600).hit(500.0))
+True
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import DataError, RegimenError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import xarray as xr
+
+    from .codegen import CompiledModel
+    from .estimation import FitResult
+    from .model import Model
+    from .patient import Patient
+
+__all__ = ["AUC", "Peak", "Recommendation", "Target", "TimeAbove", "Trough", "dose_grid",
+           "optimise"]
+
+#: Output times per evaluation window (the grid of Trough, Peak and TimeAbove).
+GRID_POINTS = 480
+
+
+def _output(ds: xr.Dataset, output: str | None) -> str:
+    if output is None:
+        names = [str(v) for v in ds.data_vars if not str(v).startswith("AUC_")]
+        if not names:
+            raise DataError("target: the dataset holds no output")
+        return names[0]
+    if output not in ds:
+        raise DataError(f"target: output {output!r} is not in the dataset; it holds "
+                        f"{', '.join(map(str, ds.data_vars))}")
+    return output
+
+
+def _in_unit(da: xr.DataArray, unit: str | None, what: str) -> xr.DataArray:
+    """``da`` converted to ``unit`` (from its ``units`` attribute); unchanged without one."""
+    from .units import convert
+
+    if unit is None:
+        return da
+    have = da.attrs.get("units")
+    if have is None:
+        raise DataError(f"{what}: {da.name} has no units attribute to convert to {unit!r}")
+    return da * convert(f"1 {have}", unit, what=what)
+
+
+@dataclass(frozen=True)
+class Target:
+    """An exposure window ``low <= metric <= high`` (base of :class:`AUC`, :class:`Trough`,
+    :class:`Peak`); :meth:`value` computes the metric from a simulated Dataset."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.low) and np.isfinite(self.high) and self.low < self.high):
+            raise DataError(f"{type(self).__name__}: need finite low < high, got "
+                            f"low={self.low!r}, high={self.high!r}")
+
+    def value(self, ds: xr.Dataset, output: str | None = None) -> xr.DataArray:
+        """The metric of each subject (and sample) of ``ds``, simulated on the window's grid."""
+        raise NotImplementedError
+
+    def hit(self, values: Any) -> Any:
+        """Whether each value is inside the target window (NaN is not)."""
+        v = np.asarray(values, dtype=float)
+        return (v >= self.low) & (v <= self.high)
+
+    def distance(self, values: Any) -> Any:
+        """Distance from the middle of the window, in half-widths (< 1 inside, 0 at the
+        middle): the criterion among candidates that hit."""
+        mid, half = (self.low + self.high) / 2.0, (self.high - self.low) / 2.0
+        return np.abs(np.asarray(values, dtype=float) - mid) / half
+
+    def miss(self, values: Any) -> Any:
+        """How far each value lies outside the window (0 inside), in the metric's unit."""
+        v = np.asarray(values, dtype=float)
+        return np.maximum(np.maximum(self.low - v, v - self.high), 0.0)
+
+
+@dataclass(frozen=True)
+class AUC(Target):
+    """Area under the curve over ``over`` ending at the end of the evaluation window, exact
+    (the difference of the model's accumulator ``AUC_<output>`` between the two times).
+
+    At steady state of a linear model, AUC over 24 h = daily dose * F / CL.
+    """
+
+    unit: str = "mg*h/L"
+    over: str = "24 h"
+
+    def value(self, ds: xr.Dataset, output: str | None = None) -> xr.DataArray:
+        from .units import convert
+
+        name = _output(ds, output)
+        acc = ds.get(f"AUC_{name}")
+        if acc is None:
+            raise DataError(f"AUC target: the dataset has no accumulator AUC_{name}; simulate "
+                            "with auc=True")
+        times = ds["time"].to_numpy()
+        span = convert(self.over, ds["time"].attrs.get("units", "h"), what="AUC over")
+        t0 = times[-1] - span
+        at = np.flatnonzero(np.isclose(times, t0, rtol=0.0, atol=1e-9 * max(1.0, abs(t0))))
+        if at.size == 0:
+            raise DataError(f"AUC target: the window start {t0:g} (end minus {self.over}) is "
+                            "not an output time of the dataset")
+        auc = acc.isel(time=-1) - acc.isel(time=int(at[0]))
+        return _in_unit(auc.assign_attrs(acc.attrs), self.unit, "AUC target").drop_vars(
+            "time", errors="ignore")
+
+
+@dataclass(frozen=True)
+class Trough(Target):
+    """Trough: the value at the end of the evaluation window, which must end a dosing
+    interval (just before the next dose, or the end of the regimen's last interval): for an
+    infusion or bolus regimen this is the minimum of the interval. ``unit`` defaults to the
+    output's unit. (A dose at exactly the window end is applied before the value, as in
+    NONMEM: end the window at the end of the regimen instead.)"""
+
+    unit: str | None = None
+
+    def value(self, ds: xr.Dataset, output: str | None = None) -> xr.DataArray:
+        da = ds[_output(ds, output)]
+        return _in_unit(da, self.unit, "Trough target").isel(time=-1).drop_vars(
+            "time", errors="ignore")
+
+
+@dataclass(frozen=True)
+class Peak(Target):
+    """Peak: the largest value in the evaluation window. ``unit`` defaults to the output's."""
+
+    unit: str | None = None
+
+    def value(self, ds: xr.Dataset, output: str | None = None) -> xr.DataArray:
+        da = ds[_output(ds, output)]
+        return _in_unit(da, self.unit, "Peak target").max("time", skipna=False)
+
+
+@dataclass(frozen=True)
+class TimeAbove:
+    """Fraction of the evaluation window during which the output exceeds ``mic`` (a number in
+    the output's unit or a quantity string such as ``"8 mg/L"``); the target is reached when
+    it is at least ``fraction``. Computed on the window's grid of :data:`GRID_POINTS` intervals
+    with linear interpolation of the crossings (:func:`pkpd.results.exposure`)."""
+
+    mic: float | str
+    fraction: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.fraction <= 1.0:
+            raise DataError(f"TimeAbove: fraction {self.fraction!r} must be in (0, 1]")
+
+    @property
+    def low(self) -> float:
+        return self.fraction
+
+    @property
+    def high(self) -> float:
+        return 1.0
+
+    def value(self, ds: xr.Dataset, output: str | None = None) -> xr.DataArray:
+        from .results import exposure
+
+        da = ds[_output(ds, output)]
+        times = ds["time"].to_numpy()
+        above = exposure(da, threshold=self.mic)["time_above"]
+        return above / (times[-1] - times[0])
+
+    def hit(self, values: Any) -> Any:
+        return np.asarray(values, dtype=float) >= self.fraction
+
+    def distance(self, values: Any) -> Any:
+        """Every candidate that hits is as good (the smaller daily dose then wins)."""
+        return np.zeros_like(np.asarray(values, dtype=float))
+
+    def miss(self, values: Any) -> Any:
+        return np.maximum(self.fraction - np.asarray(values, dtype=float), 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class Recommendation:
+    """The result of :func:`optimise`.
+
+    Attributes
+    ----------
+    regimen_text : str
+        The chosen regimen (the template filled in), ready for :func:`pkpd.simulate`.
+    dose, interval : str
+        The chosen dose and interval as given in the candidate lists.
+    duration : str or None
+        The chosen infusion duration, if the template has ``{duration}``.
+    predicted : float
+        The metric predicted for the patient (individual or typical) with the chosen regimen.
+    target : Target or TimeAbove
+    output : str
+        The model output the metric was computed on.
+    pta : float or None
+        Probability of target attainment over the posterior draws (with ``fit`` and ``n > 0``).
+    table : pandas.DataFrame
+        One row per candidate: ``regimen, dose, interval, [duration], daily_dose, value, hit,
+        distance, miss`` (and ``pta`` when choosing by PTA), sorted best first.
+    """
+
+    regimen_text: str
+    dose: str
+    interval: str
+    duration: str | None
+    predicted: float
+    target: Target | TimeAbove
+    output: str
+    pta: float | None
+    table: pd.DataFrame
+
+
+def dose_grid(start: Any, stop: Any, step: Any) -> list[str]:
+    """Doses from ``start`` to ``stop`` (included) by ``step``, as quantity strings in the unit
+    of ``start``: ``dose_grid("250 mg", "3 g", "250 mg")`` gives ``["250 mg", ..., "3000 mg"]``.
+
+    Raises
+    ------
+    RegimenError
+        If ``start`` is not positive, ``step`` is not positive or ``stop < start``.
+    UnitError
+        If the three are not quantities of the same dimension.
+    """
+    from .units import convert, parse_quantity
+
+    q0 = parse_quantity(start, what="dose_grid start")
+    unit = f"{q0.units:~}"
+    a, b = float(q0.magnitude), convert(stop, unit, what="dose_grid stop")
+    h = convert(step, unit, what="dose_grid step")
+    if not (a > 0 and h > 0 and b >= a):
+        raise RegimenError(f"dose_grid: need 0 < start <= stop and step > 0, got start={start!r}, "
+                           f"stop={stop!r}, step={step!r}")
+    k = int(np.floor((b - a) / h + 1e-9))
+    return [f"{a + i * h:.10g} {unit}" for i in range(k + 1)]
+
+
+def _fields(template: str) -> set[str]:
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise RegimenError(f"template {template!r}: {exc}") from None
+    unknown = names - {"dose", "interval", "duration"}
+    if unknown or not {"dose", "interval"} <= names:
+        raise RegimenError(f"template {template!r}: needs the placeholders {{dose}} and "
+                           f"{{interval}} (and optionally {{duration}}); found "
+                           f"{sorted(names) or 'none'}")
+    return names
+
+
+def _patient_columns(cm: CompiledModel, patient: Any) -> dict[str, Any]:
+    """The patient's covariates as one value per column."""
+    from .patient import Patient, patients_table
+
+    if patient is None:
+        return {}
+    if isinstance(patient, Patient):
+        cols = patients_table([patient], cm.model)
+        return {k: v[0] for k, v in cols.items() if k.upper() != "ID"}
+    if isinstance(patient, Mapping):
+        out = {}
+        for k, v in patient.items():
+            arr = np.atleast_1d(np.asarray(v, dtype=object))
+            if arr.size != 1:
+                raise DataError(f"patient: {k!r} must be one value (one patient), got {v!r}")
+            out[str(k)] = arr[0]
+        return out
+    raise DataError(f"patient: expected a pkpd.Patient or a mapping of covariates, got "
+                    f"{type(patient).__name__}")
+
+
+def _rows(values: Mapping[str, Any], k: int) -> dict[str, list[Any]]:
+    """``k`` identical rows of scalar values, or the given arrays of length ``k``."""
+    out = {}
+    for name, v in values.items():
+        arr = np.asarray(v, dtype=object)
+        out[name] = list(arr) if arr.ndim == 1 and arr.size == k else [v] * k
+    return out
+
+
+def optimise(
+    model: Model | CompiledModel | str,
+    target: Target | TimeAbove,
+    *,
+    template: str,
+    window: tuple[Any, Any],
+    doses: Sequence[str] | None = None,
+    intervals: Sequence[str] = ("6 h", "8 h", "12 h", "24 h"),
+    durations: Sequence[str] | None = None,
+    patient: Patient | Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    fit: FitResult | None = None,
+    output: str | None = None,
+    n: int = 0,
+    seed: int | np.random.Generator | None = None,
+    by: str = "predicted",
+) -> Recommendation:
+    """Choose the regimen of a clinical grid that reaches an exposure target.
+
+    Every candidate (dose x interval [x duration]) fills ``template`` and is simulated with one
+    :func:`pkpd.simulate` call (a loop over candidates: intended for clinical grids of tens to
+    a few hundred candidates) for the individual patient (the etas of ``fit``) or, without a
+    fit, the typical patient. Among the candidates whose metric is inside the target, the one
+    closest to the middle of the window is chosen, the smaller daily dose (then the smaller
+    dose) winning ties.
+
+    Parameters
+    ----------
+    model : Model, CompiledModel or str
+    target : AUC, Trough, Peak or TimeAbove
+    template : str
+        Regimen text with ``{dose}`` and ``{interval}`` (and optionally ``{duration}``), e.g.
+        ``"{dose} IV over 1 h every {interval} for 10 days"``.
+    window : (start, end)
+        The evaluation window, e.g. ``("216 h", "240 h")`` for the last day of 10 days (numbers
+        in the model's time unit). Trough, Peak and TimeAbove use a grid of
+        :data:`GRID_POINTS` intervals over it; AUC uses its end and ``target.over``.
+    doses : sequence of str
+        Candidate doses as quantity strings (see :func:`dose_grid`). Default: 250 mg to
+        3000 mg by 250 mg.
+    intervals : sequence of str
+        Candidate dosing intervals.
+    durations : sequence of str, optional
+        Candidate infusion durations, for a template with ``{duration}``.
+    patient : Patient or mapping, optional
+        The patient's covariates (one patient); others take their defaults.
+    params : mapping, optional
+        Fixed values for :func:`pkpd.simulate` ``params=`` (typical values, etas).
+    fit : FitResult, optional
+        The patient's individual fit (:func:`pkpd.fit_individual`): its etas and fixed values
+        are used for the prediction, its posterior for the PTA.
+    output : str, optional
+        The model output of the target (default: the model's first output).
+    n : int
+        Posterior draws for the probability of target attainment (needs ``fit``).
+    seed : int or numpy.random.Generator, optional
+        Seed of the posterior draws (the same draws are used for every candidate).
+    by : {"predicted", "pta"}
+        Choose by the predicted metric (above), or by the highest PTA over the posterior draws
+        of every candidate (ties: closest predicted metric to the middle, smaller daily dose).
+
+    Returns
+    -------
+    Recommendation
+
+    Raises
+    ------
+    RegimenError
+        Malformed template or candidates, or no candidate reaches the target (the message lists
+        the closest candidates and their metric).
+    DataError
+        ``by="pta"`` or ``n > 0`` without a fit, or an invalid window or patient.
+    """
+    import pandas as pd
+
+    from .simulation import _as_compiled, simulate
+    from .units import convert, parse_quantity, registry
+
+    if by not in ("predicted", "pta"):
+        raise DataError(f"optimise: by={by!r} must be 'predicted' or 'pta'")
+    if int(n) != n or n < 0:
+        raise DataError(f"optimise: n = {n!r} must be a non-negative integer")
+    if (n > 0 or by == "pta") and fit is None:
+        raise DataError("optimise: the probability of target attainment (n > 0 or by='pta') "
+                        "needs the patient's fit (fit=pkpd.fit_individual(...))")
+    if by == "pta" and n == 0:
+        raise DataError("optimise: by='pta' needs n > 0 posterior draws")
+    names = _fields(template)
+    if ("duration" in names) != (durations is not None):
+        raise RegimenError(f"template {template!r}: durations= must be given exactly when the "
+                           "template has a {duration} placeholder")
+    doses = list(doses) if doses is not None else dose_grid("250 mg", "3000 mg", "250 mg")
+    intervals, durs = list(intervals), list(durations) if durations is not None else [None]
+    if not doses or not intervals or not durs:
+        raise RegimenError("optimise: doses, intervals and durations must not be empty")
+
+    cm = _as_compiled(model)
+    out_name = output if output is not None else cm.output_names[0]
+    if out_name not in cm.output_names:
+        raise DataError(f"optimise: output {out_name!r} is not an output of the model; its "
+                        f"outputs are {', '.join(cm.output_names)}")
+    tunit = cm.model.time_unit
+    t0, t1 = (convert(w, tunit, what="optimise window") for w in window)
+    if not 0.0 <= t0 < t1:
+        raise DataError(f"optimise: window {window!r} must have 0 <= start < end")
+    if isinstance(target, AUC):
+        a0 = t1 - convert(target.over, tunit, what="AUC over")
+        if a0 < 0:
+            raise DataError(f"optimise: AUC over {target.over} reaches before time 0 from the "
+                            f"window end {window[1]!r}")
+        times = np.array([a0, t1])
+    else:
+        times = np.linspace(t0, t1, GRID_POINTS + 1)
+
+    ureg = registry()
+    day = ureg.Quantity(1.0, "day")
+    q_doses = [parse_quantity(d, what=f"dose {d!r}") for d in doses]
+    d_unit = q_doses[0].units
+    fixed = {**(params or {}), **(fit.fixed if fit is not None else {}),
+             **(fit.etas if fit is not None else {})}
+    covs = _patient_columns(cm, patient)
+
+    def metric(text: str, values: Mapping[str, Any], k: int) -> np.ndarray:
+        try:
+            ds = simulate(cm, text, _rows(covs, k) or None, params=_rows(values, k) or None,
+                          times=times, auc=[out_name] if isinstance(target, AUC) else False)
+        except RegimenError as exc:
+            raise RegimenError(f"candidate {text!r}: {exc}") from None
+        return np.asarray(target.value(ds, out_name).to_numpy(), dtype=float).reshape(-1)
+
+    draws = fit.sample(int(n), seed) if fit is not None and n > 0 else None
+    draws = {**_rows(params or {}, int(n)), **draws} if draws is not None else None
+
+    def pta_of(text: str) -> float:
+        assert draws is not None
+        return float(np.mean(target.hit(metric(text, draws, int(n)))))
+
+    rows = []
+    for dose, qd in zip(doses, q_doses, strict=True):
+        if not qd.magnitude > 0:
+            raise RegimenError(f"dose {dose!r} must be positive")
+        for interval in intervals:
+            q_int = parse_quantity(interval, what=f"interval {interval!r}")
+            daily = float((qd * (day / q_int)).to(d_unit).magnitude)
+            for dur in durs:
+                text = template.format(dose=dose, interval=interval, duration=dur)
+                value = float(metric(text, fixed, 1)[0])
+                row = {"regimen": text, "dose": dose, "interval": interval, "duration": dur,
+                       "daily_dose": daily, "value": value}
+                if by == "pta":
+                    row["pta"] = pta_of(text)
+                rows.append(row)
+    table = pd.DataFrame(rows)
+    if durations is None:
+        table = table.drop(columns="duration")
+    table["hit"] = target.hit(table["value"])
+    table["distance"] = target.distance(table["value"])
+    table["miss"] = target.miss(table["value"])
+    table.attrs["daily_dose_unit"] = f"{d_unit:~}/day"
+
+    if by == "pta":
+        table = table.sort_values(["pta", "hit", "distance", "daily_dose"],
+                                  ascending=[False, False, True, True], kind="stable")
+        ok = table["pta"] > 0
+    else:
+        table = table.sort_values(["hit", "distance", "daily_dose"],
+                                  ascending=[False, True, True], kind="stable")
+        ok = table["hit"]
+    table = table.reset_index(drop=True)
+    if not ok.any():
+        near = table.sort_values(["miss", "daily_dose"], kind="stable").head(3)
+        listed = "; ".join(f"{r.regimen!r}: {r.value:.4g}" for r in near.itertuples())
+        raise RegimenError(f"optimise: no candidate reaches {target} "
+                           f"({len(table)} candidates); the closest are {listed}")
+    best = table.iloc[0]
+    pta = float(best["pta"]) if by == "pta" else (
+        pta_of(str(best["regimen"])) if draws is not None else None)
+    return Recommendation(
+        regimen_text=str(best["regimen"]), dose=str(best["dose"]),
+        interval=str(best["interval"]),
+        duration=str(best["duration"]) if durations is not None else None,
+        predicted=float(best["value"]), target=target, output=out_name, pta=pta, table=table)
