@@ -71,7 +71,14 @@ __all__ = [
 ]
 
 
+# subpackages and modules reachable as attributes (pkpd.dosing.optimise, pkpd.results...)
+_SUBMODULES = ("covariates", "dosing", "estimation", "results", "testing", "units",
+               "variability")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"pkpd.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'pkpd' has no attribute {name!r}")

@@ -69,3 +69,11 @@ def test_cli_reports_bad_input_without_a_traceback(capsys):
 def test_cli_lists_models(capsys):
     assert main(["models"]) == 0
     assert "two_cmt_oral" in capsys.readouterr().out.split()
+
+
+def test_submodules_are_reachable_from_the_package():
+    code = ("import pkpd; print(pkpd.dosing.optimise.__name__, pkpd.results.exposure.__name__, "
+            "pkpd.variability.sample_etas.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.split() == ["optimise", "exposure", "sample_etas"]
