@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
-from .errors import DataError, ModelError, PkpdError
-from .simulation import parse_times, simulate
+from .errors import DataError, PkpdError
+from .simulation import _as_compiled, _table_columns, parse_times, simulate
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -50,43 +50,6 @@ _DONE, _CHUNK = "_chunk_done", "_chunk"
 
 
 # -- the plan of a chunked run ---------------------------------------------------------------
-
-def _compiled(model: Model | CompiledModel | str) -> CompiledModel:
-    from .codegen import CompiledModel, compile_model
-    from .model import Model
-
-    if isinstance(model, str):
-        from .library import load_model
-
-        model = load_model(model)
-    if isinstance(model, CompiledModel):
-        return model
-    if not isinstance(model, Model):
-        raise ModelError(f"model: expected a pkpd.Model, a CompiledModel or a model name, "
-                         f"got {type(model).__name__}")
-    return compile_model(model)
-
-
-def _columns(table: Any, what: str) -> dict[str, np.ndarray]:
-    import pandas as pd
-
-    if isinstance(table, pd.DataFrame):
-        return {str(c): table[c].to_numpy() for c in table.columns}
-    if isinstance(table, Mapping):
-        return {str(k): np.atleast_1d(np.asarray(v)) for k, v in table.items()}
-    raise DataError(f"{what}: expected a pandas DataFrame or a dict of arrays, "
-                    f"got {type(table).__name__}")
-
-
-def _rows(table: Any, what: str) -> tuple[int, np.ndarray | None]:
-    """Number of rows of a subject table and its ID column, if any."""
-    cols = _columns(table, what)
-    lengths = {len(v) for v in cols.values()}
-    if len(lengths) > 1:
-        raise DataError(f"{what}: columns have different lengths {sorted(lengths)}")
-    ids = next((v for k, v in cols.items() if k.upper() == "ID"), None)
-    return (lengths.pop() if lengths else 0), ids
-
 
 def _slice_table(table: Any, a: int, b: int) -> Any:
     """Rows ``a:b`` of a subject table (a view where possible)."""
@@ -158,7 +121,9 @@ class _Plan:
         def table_digest(table: Any) -> str | None:
             if table is None:
                 return None
-            cols = _columns(table, "table")
+            cols, _, ids = _table_columns(table, "table")
+            if ids is not None:
+                cols["ID"] = ids
             return _digest(*[x for name in sorted(cols) for x in (name, cols[name])])
 
         if self.dataset:
@@ -195,7 +160,7 @@ def _plan(model: Any, events: Any, patients: Any, params: Any, times: Any, chunk
     if isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or chunks < 1:
         raise DataError(f"chunks: expected a positive whole number of subjects per chunk, "
                         f"got {chunks!r}")
-    cm = _compiled(model)
+    cm = _as_compiled(model)
     if isinstance(events, NonmemData):
         events = events.events
     dataset = isinstance(events, EventTable)
@@ -205,7 +170,7 @@ def _plan(model: Any, events: Any, patients: Any, params: Any, times: Any, chunk
     n, ids = None, None
     for what, table in (("params", params), ("patients", patients)):
         if table is not None:
-            rows, tab_ids = _rows(table, what)
+            _, rows, tab_ids = _table_columns(table, what)
             if n is not None and rows != n:
                 raise DataError(f"params has {n} rows but patients has {rows}")
             n, ids = rows, (tab_ids if tab_ids is not None else ids)
