@@ -203,8 +203,10 @@ def _generator(seed: Any, rng: Any) -> np.random.Generator:
     return np.random.default_rng(int(source))
 
 
-def _numeric_table(frame: pd.DataFrame, what: str) -> pd.DataFrame:
-    """Check that every column holds finite numbers; return them as float columns."""
+def _numeric_table(frame: pd.DataFrame, what: str,
+                   subjects: Sequence[Any] | None = None) -> pd.DataFrame:
+    """Check that every column holds finite numbers; return them as float columns. With
+    ``subjects`` (one per row) a bad value is reported by subject instead of by row."""
     import pandas as pd
 
     out = {}
@@ -213,6 +215,9 @@ def _numeric_table(frame: pd.DataFrame, what: str) -> pd.DataFrame:
         bad = ~np.isfinite(values)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            if subjects is not None:
+                raise DataError(f"{what}: subject {subjects[i]}, column {col!r}: baseline value "
+                                f"{frame[col].iloc[i]!r} is not a finite number")
             raise DataError(f"{what}: column {col!r}, row {i + 1}: {frame[col].iloc[i]!r} is not "
                             f"a finite number (covariates must be numbers in the model's units)")
         out[str(col)] = values
@@ -373,15 +378,9 @@ class Population:
         if not covariates:
             raise DataError("source: no covariate columns to resample")
         first = frame.drop_duplicates(subset=id_col, keep="first")
-        for col in covariates:
-            values = pd.to_numeric(first[col], errors="coerce").to_numpy(float)
-            bad = ~np.isfinite(values)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise DataError(f"source: subject {first[id_col].iloc[i]}, column {col!r}: "
-                                f"baseline value {first[col].iloc[i]!r} is not a finite number")
         return cls(kind="bootstrap",
-                   table=_numeric_table(first[covariates].reset_index(drop=True), "source"))
+                   table=_numeric_table(first[covariates].reset_index(drop=True), "source",
+                                        subjects=first[id_col].to_numpy()))
 
     # ---------------------------------------------------------------- properties
 
