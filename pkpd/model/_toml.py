@@ -77,6 +77,16 @@ def _check_keys(table: Mapping[str, Any], valid: tuple[str, ...], where: str) ->
             raise ModelError(f"{where}: unknown key {key!r} (valid keys: {', '.join(valid)})")
 
 
+def _expr_and_unit(spec: Any, where: str) -> tuple[Any, str | None]:
+    """An equation given as ``"expr"`` or ``{ expr, unit }``."""
+    if not isinstance(spec, Mapping):
+        return spec, None
+    _check_keys(spec, ("expr", "unit"), where)
+    if "expr" not in spec:
+        raise ModelError(f"{where} needs 'expr'")
+    return spec["expr"], spec.get("unit")
+
+
 def model_from_toml(data: Mapping[str, Any], *, source: str = "<model>") -> Model:
     """Build a model from the parsed content of a model file (see the module docstring)."""
     for section in data:
@@ -117,25 +127,15 @@ def model_from_toml(data: Mapping[str, Any], *, source: str = "<model>") -> Mode
                        correlation=block.get("correlation"))
 
     for name, spec in _table(data, "individual", source).items():
-        if isinstance(spec, Mapping):
-            _check_keys(spec, ("expr", "unit"), f"{source}: [individual] {name}")
-            if "expr" not in spec:
-                raise ModelError(f"{source}: [individual] {name} needs 'expr'")
-            mb.derive(name, spec["expr"], unit=spec.get("unit"))
-        else:
-            mb.derive(name, spec)
+        expr, unit = _expr_and_unit(spec, f"{source}: [individual] {name}")
+        mb.derive(name, expr, unit=unit)
 
     mb.states(**_table(data, "states", source))
     for name, expr in _table(data, "odes", source).items():
         mb.ode(name, expr)
     for name, spec in _table(data, "outputs", source).items():
-        if isinstance(spec, Mapping):
-            _check_keys(spec, ("expr", "unit"), f"{source}: [outputs] {name}")
-            if "expr" not in spec:
-                raise ModelError(f"{source}: [outputs] {name} needs 'expr'")
-            mb.output(name, spec["expr"], unit=spec.get("unit"))
-        else:
-            mb.output(name, spec)
+        expr, unit = _expr_and_unit(spec, f"{source}: [outputs] {name}")
+        mb.output(name, expr, unit=unit)
     for state, attrs in _table(data, "dosing", source).items():
         if not isinstance(attrs, Mapping):
             raise ModelError(f"{source}: [dosing.{state}] must be a table")
