@@ -48,6 +48,8 @@ _MESSAGES = {
     5: "modelled infusion rate or duration is not a positive finite number",
     6: "bioavailability or lag time is negative or not finite",
     7: "steady state does not exist (singular system: a state without elimination?)",
+    8: "sensitivities are not available for steady-state (SS) dose records; give the "
+       "dosing history explicitly (ADDL) instead",
 }
 
 
@@ -258,7 +260,8 @@ def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.nda
     if not (rtol > 0 and atol > 0):
         raise SolverError(f"rtol and atol must be positive (got rtol={rtol}, atol={atol})")
     n_sub = len(prep.subj_lo)
-    opts = np.array([rtol, atol, SOLVERS[solver], max_steps, DEFAULT_SS_MAX_ITER, np.inf])
+    opts = np.array([rtol, atol, SOLVERS[solver], max_steps, DEFAULT_SS_MAX_ITER, np.inf,
+                     len(compiled.model.sensitivities)])
     out = np.empty((prep.n_rows, compiled.n_out))
     states = np.empty((prep.n_rows if want_states else 0, compiled.n_state))
     status = np.zeros((n_sub, _kernel.STATUS_COLS))

@@ -36,12 +36,14 @@ from .._abi import KERNEL_TYPE, at, ptr
 _KT = KERNEL_TYPE
 
 # option vector layout
-OPT_RTOL, OPT_ATOL, OPT_METHOD, OPT_MAXSTEPS, OPT_SSMAXIT, OPT_HMAX, OPT_N = 0, 1, 2, 3, 4, 5, 6
+OPT_RTOL, OPT_ATOL, OPT_METHOD, OPT_MAXSTEPS, OPT_SSMAXIT, OPT_HMAX, OPT_NSENS, OPT_N = (
+    0, 1, 2, 3, 4, 5, 6, 7)
 # methods
 METHOD_AUTO, METHOD_DOPRI5, METHOD_ROSENBROCK = 0, 1, 2
 # status codes
 OK, ERR_UNDERFLOW, ERR_NONFINITE, ERR_MAXSTEPS, ERR_SS, ERR_DOSE, ERR_PARAM, ERR_SINGULAR = (
     0, 1, 2, 3, 4, 5, 6, 7)
+ERR_SENS_SS = 8
 STATUS_COLS = 5  # code, time, state index, record index, steady-state residual
 
 # pending event kinds
@@ -864,8 +866,9 @@ def _steady_state(k, linear, x, q, c, bolus, rate, dur, ii, opts, ws, ssres):
 
 
 @_jit
-def _push(pt, pk, pc, pv, np_, time, kind, cmt, val):
-    """Append a pending event; arrays grow by doubling. Returns the (possibly new) arrays."""
+def _push(pt, pk, pc, pv, px, np_, time, kind, cmt, val, xrow):
+    """Append a pending event with its sensitivity jump data ``xrow`` (row of ``px``); arrays
+    grow by doubling. Returns the (possibly new) arrays."""
     k = np_[0]
     if k >= pt.shape[0]:
         m = 2 * pt.shape[0]
@@ -873,17 +876,21 @@ def _push(pt, pk, pc, pv, np_, time, kind, cmt, val):
         pk2 = np.empty(m, dtype=np.int64)
         pc2 = np.empty(m, dtype=np.int64)
         pv2 = np.empty(m)
+        px2 = np.empty((m, px.shape[1]))
         pt2[:k] = pt[:k]
         pk2[:k] = pk[:k]
         pc2[:k] = pc[:k]
         pv2[:k] = pv[:k]
-        pt, pk, pc, pv = pt2, pk2, pc2, pv2
+        px2[:k] = px[:k]
+        pt, pk, pc, pv, px = pt2, pk2, pc2, pv2, px2
     pt[k] = time
     pk[k] = kind
     pc[k] = cmt
     pv[k] = val
+    for j in range(px.shape[1]):
+        px[k, j] = xrow[j]
     np_[0] = k + 1
-    return pt, pk, pc, pv
+    return pt, pk, pc, pv, px
 
 
 @_inline
@@ -897,7 +904,10 @@ def _next_pending(pt, np_):
 
 
 @_inline
-def _pop(pt, pk, pc, pv, np_, k):
+def _pop(pt, pk, pc, pv, px, np_, k, xrow):
+    """Remove pending event k, copying its sensitivity jump data into ``xrow``."""
+    for i in range(px.shape[1]):
+        xrow[i] = px[k, i]
     # keep insertion order among the rest (shift left) so that ties stay first-in first-out
     m = np_[0]
     for j in range(k, m - 1):
@@ -905,6 +915,8 @@ def _pop(pt, pk, pc, pv, np_, k):
         pk[j] = pk[j + 1]
         pc[j] = pc[j + 1]
         pv[j] = pv[j + 1]
+        for i in range(px.shape[1]):
+            px[j, i] = px[j + 1, i]
     np_[0] = m - 1
 
 
@@ -924,7 +936,8 @@ def _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates, active,
     status and the pending-event arrays."""
     n = y.shape[0]
     hst = wsx[1]
-    pt, pk, pc, pv, npend = pend
+    pt, pk, pc, pv, px, npend = pend
+    zx = np.zeros(px.shape[1])    # steady-state doses carry no sensitivity jumps
     if ss == 1:
         npend[0] = 0
         for i in range(n):
@@ -939,7 +952,7 @@ def _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates, active,
     st = _steady_state(k3, linear, xss, q, c, bolus, rate,
                        dur if not constant else 0.0, ii, opts, wsx, ssres)
     if st != OK:
-        return st, (pt, pk, pc, pv, npend)
+        return st, (pt, pk, pc, pv, px, npend)
     if constant:
         # as NONMEM does: the state is set to the steady state of the infusion, and
         # the infusion does not go on (AMT is 0: nothing more is given)
@@ -957,19 +970,19 @@ def _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates, active,
             st = _advance_pattern(k3, linear, xss, q, c, rhi, rlo, rem, 0.0, phase,
                                   opts, wsx, tmpn)
             if st != OK:
-                return st, (pt, pk, pc, pv, npend)
+                return st, (pt, pk, pc, pv, px, npend)
         for i in range(n):
             y[i] = xss[i] if ss == 1 else y[i] + xss[i]
         # past doses still to arrive, and past infusions still running
         for kk in range(1, kstar):
             a = t - kk * ii + lag
             if rate == 0.0:
-                pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a, k_bolus, c, eff)
+                pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, a, k_bolus, c, eff, zx)
             else:
-                pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a, k_start, c,
-                                       rate)
-                pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a + dur, k_end,
-                                       c, rate)
+                pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, a, k_start, c,
+                                           rate, zx)
+                pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, a + dur, k_end,
+                                           c, rate, zx)
         if rate > 0.0:
             kk = kstar
             while True:
@@ -978,10 +991,73 @@ def _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates, active,
                     break
                 rates[c] += rate
                 active[c] += 1
-                pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, a + dur, k_end,
-                                       c, rate)
+                pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, a + dur, k_end,
+                                           c, rate, zx)
                 kk += 1
-    return OK, (pt, pk, pc, pv, npend)
+    return OK, (pt, pk, pc, pv, px, npend)
+
+
+@_jit
+def _sens_payload(c, amt, eff, rate, dur, rate_r, attrs, n, nb, p, xs, xe):
+    """Jumps of the sensitivity states at a dose (models with sensitivities, see
+    :func:`pkpd.model.with_sensitivities`): ``nb`` base states, ``p`` quantities w; state
+    ``nb + k*nb + i`` holds d y_i / d w_k, and the dosing attributes of state ``nb + k*nb + c``
+    hold dF_c/dw_k, dlag_c/dw_k, drate_c/dw_k and dduration_c/dw_k.
+
+    ``xs`` (at the arrival: bolus or infusion start) and ``xe`` (at the infusion end) receive
+    ``[jump of S(c, k) | dlag/dw_k for the f(y-) - f(y+) term of a bolus | change of the input
+    rate of S(c, k)]``. With arrival time tau(w) and a jump or rate change there, the
+    sensitivity jumps by the derivative of the jump plus ``(f(tau-) - f(tau+)) dtau/dw``."""
+    for k in range(p):
+        j = nb + k * nb + c
+        d_f = attrs[j]
+        d_lag = attrs[n + j]
+        if rate == 0.0:
+            xs[k] = amt * d_f
+            xs[p + k] = d_lag
+            xs[2 * p + k] = 0.0
+            continue
+        if rate_r > 0.0:            # given rate: duration F*AMT/RATE
+            d_rate = 0.0
+            d_dur = amt * d_f / rate
+        elif rate_r == -1.0:        # modelled rate: duration F*AMT/rate
+            d_rate = attrs[2 * n + j]
+            d_dur = (amt * d_f - dur * d_rate) / rate
+        else:                       # modelled duration: rate F*AMT/duration
+            d_dur = attrs[3 * n + j]
+            d_rate = (amt * d_f - rate * d_dur) / dur
+        xs[k] = -rate * d_lag
+        xs[p + k] = 0.0
+        xs[2 * p + k] = d_rate
+        xe[k] = rate * (d_lag + d_dur)
+        xe[p + k] = 0.0
+        xe[2 * p + k] = -d_rate
+
+
+@_jit
+def _sens_jump(rhs, t, y, q, rates, c, eff, x, stopped, nb, p, ym, f0, f1):
+    """Apply the sensitivity jumps ``x`` (see :func:`_sens_payload`) of a dose of ``eff`` into
+    state c that has just been given (``y`` is the state after it); ``stopped``: the last
+    infusion into c ended (its sensitivity inputs drop to 0)."""
+    n = y.shape[0]
+    lagged = False
+    for k in range(p):
+        j = nb + k * nb + c
+        y[j] += x[k]
+        rates[j] = 0.0 if stopped else rates[j] + x[2 * p + k]
+        if x[p + k] != 0.0:
+            lagged = True
+    if lagged and eff != 0.0:
+        for i in range(n):
+            ym[i] = y[i]
+        ym[c] -= eff
+        rhs(t, ptr(ym), ptr(q), ptr(f0))
+        rhs(t, ptr(y), ptr(q), ptr(f1))
+        for k in range(p):
+            d = x[p + k]
+            if d != 0.0:
+                for i in range(nb):
+                    y[nb + k * nb + i] += (f0[i] - f1[i]) * d
 
 
 @_inline
@@ -1016,7 +1092,7 @@ def _cov_equal(q, cov_slot, rcov, r):
 def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, rtime, revid,
              ramt, rcmt, rrate, rii, rss, rout, rcov, cov_slot, cov_nocb, rocc, bov_slot,
              bov_val, bov_base, q, opts, out, states, want_states, status, ws, y, rates, active,
-             attrs, obuf, xss, tmpn, pend, ssres):
+             attrs, obuf, xss, tmpn, pend, ssres, sbuf):
     """Simulate one subject: records lo..hi-1, outputs in rows row_base + rout[r].
 
     Between-occasion etas (q slots ``bov_slot``) take the values of row ``bov_base + occasion``
@@ -1064,7 +1140,16 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
     xw = _noref(xw)
     k3 = (rhs, jac, outputs)
     wsx = (wk, hst, diag, piv, la, lin, ist, xw, rtime, rout, obuf, out, states)
-    pt, pk, pc, pv, npend = pend
+    pt, pk, pc, pv, px, npend = pend
+    ym, f0, f1, xs, xe, xp = sbuf
+    ym = _noref(ym)
+    f0 = _noref(f0)
+    f1 = _noref(f1)
+    xs = _noref(xs)
+    xe = _noref(xe)
+    xp = _noref(xp)
+    n_sens = int(opts[OPT_NSENS])
+    nb = n // (n_sens + 1)
     k_bolus = _int(_BOLUS)
     k_start = _int(_INF_START)
     k_end = _int(_INF_END)
@@ -1147,7 +1232,7 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
             kind = pk[kp]
             c = pc[kp]
             val = pv[kp]
-            _pop(pt, pk, pc, pv, npend, kp)
+            _pop(pt, pk, pc, pv, px, npend, kp, xp)
             if kind == _BOLUS:
                 y[c] += val
             elif kind == _INF_START:
@@ -1158,6 +1243,9 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
                 rates[c] = 0.0 if active[c] <= 0 else rates[c] - val
                 if active[c] < 0:
                     active[c] = 0
+            if n_sens > 0:
+                _sens_jump(rhs, t, y, q, rates, c, val if kind == _BOLUS else 0.0, xp,
+                           kind == _INF_END and active[c] <= 0, nb, n_sens, ym, f0, f1)
             hst[0] = 0.0
             continue
         # at the record: its own covariate values (and occasion)
@@ -1205,11 +1293,16 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
                 rate = eff / dur
             ss = rss[r]
             ii = rii[r]
+            if n_sens > 0:
+                if ss == 1 or ss == 2:
+                    _fail(status, ERR_SENS_SS, t, c, r)
+                    return
+                _sens_payload(c, amt, eff, rate, dur, rate_r, attrs, n, nb, n_sens, xs, xe)
             if ss == 1 or ss == 2:
                 st, pend2 = _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates,
-                                     active, xss, tmpn, opts, wsx, ssres, (pt, pk, pc, pv, npend),
-                                     k_bolus, k_start, k_end)
-                pt, pk, pc, pv, npend = pend2
+                                     active, xss, tmpn, opts, wsx, ssres,
+                                     (pt, pk, pc, pv, px, npend), k_bolus, k_start, k_end)
+                pt, pk, pc, pv, px, npend = pend2
                 status[4] = max(status[4], ssres[0])
                 if st != OK:
                     _fail(status, st, t, diag[1], r)
@@ -1220,17 +1313,24 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
                 if rate == 0.0:
                     if lag == 0.0:
                         y[c] += eff
+                        if n_sens > 0:
+                            _sens_jump(rhs, t, y, q, rates, c, eff, xs, False, nb, n_sens, ym,
+                                       f0, f1)
                     else:
-                        pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, t + lag, k_bolus, c, eff)
+                        pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, t + lag, k_bolus,
+                                                   c, eff, xs)
                 else:
                     if lag == 0.0:
                         rates[c] += rate
                         active[c] += 1
+                        if n_sens > 0:
+                            _sens_jump(rhs, t, y, q, rates, c, 0.0, xs, False, nb, n_sens, ym,
+                                       f0, f1)
                     else:
-                        pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, t + lag, k_start, c,
-                                               rate)
-                    pt, pk, pc, pv = _push(pt, pk, pc, pv, npend, t + lag + dur, k_end, c,
-                                           rate)
+                        pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, t + lag, k_start,
+                                                   c, rate, xs)
+                    pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, t + lag + dur, k_end,
+                                               c, rate, xe)
             hst[0] = 0.0
         if rout[r] >= 0:
             _emit(outputs, t, ptr(y), ptr(q), ptr(obuf), ptr(out), ptr(states),
@@ -1275,8 +1375,11 @@ def run(rhs, jac, derive, outputs, dosing, init, n_state, n_out, linear, s_first
     xss = np.zeros(n)
     tmpn = np.zeros(n)
     ssres = np.zeros(1)
+    n_sens = int(opts[OPT_NSENS])
     pend = (np.zeros(16), np.zeros(16, dtype=np.int64), np.zeros(16, dtype=np.int64),
-            np.zeros(16), np.zeros(1, dtype=np.int64))
+            np.zeros(16), np.zeros((16, 3 * n_sens)), np.zeros(1, dtype=np.int64))
+    sbuf = (np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(3 * n_sens), np.zeros(3 * n_sens),
+            np.zeros(3 * n_sens))
     q = np.zeros(qin.shape[1])
     for s in range(s_first, s_stop):
         for j in range(q.shape[0]):
@@ -1285,4 +1388,4 @@ def run(rhs, jac, derive, outputs, dosing, init, n_state, n_out, linear, s_first
                  subj_hi[s], row_base[s], rtime, revid, ramt, rcmt, rrate, rii, rss, rout,
                  rcov, cov_slot, cov_nocb, rocc, bov_slot, bov_val, s * n_occ, q, opts, out,
                  states, want_states, status[s],
-                 ws, y, rates, active, attrs, obuf, xss, tmpn, pend, ssres)
+                 ws, y, rates, active, attrs, obuf, xss, tmpn, pend, ssres, sbuf)

@@ -18,7 +18,9 @@ from ._parser import parse_expression as parse_expression
 from ._toml import load_model_file as load_model_file
 from ._toml import model_from_toml as model_from_toml
 from ._transform import auc_state_name as auc_state_name
+from ._transform import sensitivity_name as sensitivity_name
 from ._transform import with_auc as with_auc
+from ._transform import with_sensitivities as with_sensitivities
 
 __all__ = [
     "Covariate",
@@ -29,7 +31,11 @@ __all__ = [
     "Output",
     "Parameter",
     "State",
+    "auc_state_name",
     "load_model_file",
     "model_from_toml",
     "parse_expression",
+    "sensitivity_name",
+    "with_auc",
+    "with_sensitivities",
 ]

@@ -107,6 +107,7 @@ class Model:
     error: dict[str, dict[str, float]] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     occasion_etas: tuple[str, ...] = ()   # etas drawn anew for each occasion (BOV)
+    sensitivities: tuple[str, ...] = ()   # w of the sensitivity states (with_sensitivities)
 
     # -- names -------------------------------------------------------------------------------
     @property
@@ -174,6 +175,8 @@ class Model:
         lines += [f"metadata {k} {v!r}" for k, v in sorted(self.metadata.items())]
         if self.occasion_etas:
             lines.append(f"occasion etas {list(self.occasion_etas)!r}")
+        if self.sensitivities:
+            lines.append(f"sensitivities {list(self.sensitivities)!r}")
         return "\n".join(lines) + "\n"
 
     @functools.cached_property

@@ -8,9 +8,9 @@ from dataclasses import replace
 import sympy as sp
 
 from ..errors import ModelError
-from ._model import Model, Output, State
+from ._model import Derived, DosingAttributes, Model, Output, State
 
-__all__ = ["auc_state_name", "with_auc"]
+__all__ = ["auc_state_name", "sensitivity_name", "with_auc", "with_sensitivities"]
 
 
 def auc_state_name(output: str) -> str:
@@ -31,6 +31,9 @@ def with_auc(model: Model, outputs: Sequence[str]) -> Model:
     ModelError
         For an unknown output or a name already taken.
     """
+    if model.sensitivities:
+        raise ModelError(f"auc: model '{model.name}' already has sensitivity states; add the "
+                         "accumulators first, then the sensitivities")
     by_name = {o.name: o for o in model.outputs}
     taken = set(model.state_names) | set(by_name) | set(model.parameter_names) | \
         set(model.covariate_names) | set(model.etas) | {d.name for d in model.derived}
@@ -53,3 +56,138 @@ def with_auc(model: Model, outputs: Sequence[str]) -> Model:
         new_outputs.append(Output(acc, symbol, unit, 1.0))
         taken.add(acc)
     return replace(model, states=tuple(states), odes=tuple(odes), outputs=tuple(new_outputs))
+
+
+def sensitivity_name(name: str, wrt: str) -> str:
+    """Name of the state, output or derived quantity holding ``d name / d wrt``."""
+    return f"d_{name}__d_{wrt}"
+
+
+def _per(unit: str, wrt_unit: str) -> str:
+    return unit if wrt_unit in ("", "1") else f"({unit})/({wrt_unit})"
+
+
+def with_sensitivities(model: Model, wrt: Sequence[str] | None = None) -> Model:
+    """The model with its forward sensitivity equations: d y / d w for each state y and each
+    quantity w of ``wrt`` (etas, parameters or covariates; default: every eta).
+
+    For states y with ``dy/dt = f(y, w)`` the sensitivities ``S = dy/dw`` obey
+
+    .. math:: \\frac{dS}{dt} = \\frac{\\partial f}{\\partial y} S
+              + \\frac{\\partial f}{\\partial w}, \\qquad S(t_0) = \\frac{dy_0}{dw},
+
+    derived here symbolically, with ``df/dw`` the total derivative through the model's
+    individual-parameter equations (each derivative of a derived quantity is itself a derived
+    quantity, computed once per subject). The new model has, after the original states,
+    ``len(wrt)`` blocks of sensitivity states ``d_<state>__d_<w>`` (block k holds d y / d w_k
+    in state order), and an output ``d_<output>__d_<w>`` for every output and every w.
+
+    Doses are differentiated by the engine: a dose into compartment c changes the sensitivity
+    states by the derivative of the dose (AMT dF/dw for a bolus; the input rate dR/dw during an
+    infusion) plus ``(f(tau-) - f(tau+)) d tau / dw`` at each arrival or infusion end ``tau``
+    moved by the lag time or the duration. For that, the dosing attributes of sensitivity
+    state ``d_<c>__d_<w>`` hold dF/dw, dlag/dw, drate/dw and dduration/dw of compartment c.
+    Steady-state (SS) dose records are not supported by a model with sensitivities (the
+    engine raises :class:`~pkpd.errors.SolverError`).
+
+    Parameters
+    ----------
+    model : Model
+    wrt : sequence of str, optional
+        Etas, parameters or covariates.
+
+    Returns
+    -------
+    Model
+        With ``sensitivities == tuple(wrt)``.
+
+    Raises
+    ------
+    ModelError
+        For an unknown name, a model that already has sensitivities, or a dosing attribute
+        that depends on a state.
+    """
+    if model.sensitivities:
+        raise ModelError(f"model '{model.name}' already has sensitivities "
+                         f"(to {', '.join(model.sensitivities)})")
+    wrt = tuple(model.etas) if wrt is None else tuple(dict.fromkeys(wrt))
+    units = {p.name: p.unit for p in model.parameters} | {e: "1" for e in model.etas} | \
+        {c.name: "1" for c in model.covariates}
+    unknown = [w for w in wrt if w not in units]
+    if unknown or not wrt:
+        raise ModelError(f"sensitivities: {', '.join(map(repr, unknown)) or 'nothing'} given; "
+                         f"valid: the etas, parameters and covariates of model '{model.name}': "
+                         f"{', '.join(units)}")
+    ys = [model.symbol(s) for s in model.state_names]
+    ws = [model.symbol(w) for w in wrt]
+    zero = sp.Integer(0)
+
+    # total derivatives of the derived quantities, each a derived quantity of its own
+    d_derived: dict[tuple[str, int], sp.Expr] = {}
+    derived = list(model.derived)
+
+    def total(expr: sp.Expr, k: int) -> sp.Expr:
+        out = sp.diff(expr, ws[k])
+        for d in model.derived:
+            ds = sp.Symbol(d.name, real=True)
+            if expr.has(ds) and d_derived[(d.name, k)] != 0:
+                out += sp.diff(expr, ds) * d_derived[(d.name, k)]
+        return out
+
+    taken = {*units, *model.state_names, *model.derived_names}
+    taken_outputs = set(model.output_names)   # outputs may share a name with a state
+
+    def new_name(name: str, w: str, taken: set[str] = taken) -> str:
+        result = sensitivity_name(name, w)
+        if result in taken:
+            raise ModelError(f"sensitivities: the name {result!r} is already used in model "
+                             f"'{model.name}'")
+        taken.add(result)
+        return result
+
+    for d in model.derived:
+        for k, w in enumerate(wrt):
+            e = total(d.expr, k)
+            if e == 0:
+                d_derived[(d.name, k)] = zero
+                continue
+            name = new_name(d.name, w)
+            derived.append(Derived(name, e, _per(d.unit, units[w])))
+            d_derived[(d.name, k)] = sp.Symbol(name, real=True)
+
+    s_sym = [[sp.Symbol(sensitivity_name(s, w), real=True) for s in model.state_names]
+             for w in wrt]
+
+    def chain(expr: sp.Expr, k: int) -> sp.Expr:
+        """d expr / d w_k along the solution: through the states and the parameters."""
+        return sum((sp.diff(expr, y) * s_sym[k][i] for i, y in enumerate(ys)
+                    if expr.has(y)), total(expr, k))
+
+    states = list(model.states)
+    odes = list(model.odes)
+    for k, w in enumerate(wrt):
+        for s, f in zip(model.states, model.odes, strict=True):
+            states.append(State(new_name(s.name, w), _per(s.unit, units[w]),
+                                total(s.initial, k), f"d {s.name} / d {w}"))
+            odes.append(chain(f, k))
+    outputs = list(model.outputs)
+    for k, w in enumerate(wrt):
+        for o in model.outputs:
+            outputs.append(Output(new_name(o.name, w, taken_outputs), chain(o.expr, k),
+                                  _per(o.unit, units[w]), o.scale))
+    dosing = list(model.dosing)
+    by_state = {d.state: d for d in model.dosing}
+    for k, w in enumerate(wrt):
+        for s in model.state_names:
+            attrs = by_state.get(s)
+            values = []
+            for attr in ("F", "lag", "rate", "duration"):
+                e = getattr(attrs, attr) if attrs is not None else None
+                if e is not None and any(e.has(y) for y in ys):
+                    raise ModelError(f"sensitivities: the {attr} of compartment {s!r} depends "
+                                     "on a state; dose attributes must depend on parameters "
+                                     "and covariates only")
+                values.append(zero if e is None else total(e, k))
+            dosing.append(DosingAttributes(sensitivity_name(s, w), *values))
+    return replace(model, derived=tuple(derived), states=tuple(states), odes=tuple(odes),
+                   outputs=tuple(outputs), dosing=tuple(dosing), sensitivities=wrt)

@@ -1,0 +1,213 @@
+"""Forward sensitivities (pkpd.model.with_sensitivities) against closed forms and against
+central finite differences of the model without them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pkpd
+from pkpd.errors import ModelError, SolverError
+from pkpd.events import EventTable
+from pkpd.model import sensitivity_name, with_sensitivities
+
+# observation times off any dose, arrival or infusion end of the scenarios below
+TIMES = 0.11 + 0.37 * np.arange(80)
+
+
+def _dosing_model() -> pkpd.Model:
+    """Oral dose with eta-dependent F and lag; IV doses with F, lag, modelled rate and
+    modelled duration, all depending on etas; weight as a covariate."""
+    mb = pkpd.ModelBuilder("test_sens_dosing", time_unit="h")
+    depot, central, periph = mb.states(depot="mg", central="mg", periph="mg")
+    TVCL, TVV, TVKA, TVF, TVLAG, TVD, TVR, Q, V2 = mb.parameters(
+        TVCL="3 L/h", TVV="30 L", TVKA="1.1 1/h", TVF=0.6, TVLAG="0.5 h", TVD="1.5 h",
+        TVR="80 mg/h", Q="4 L/h", V2="60 L")
+    e_cl, e_v, e_ka, e_f, e_lag, e_d = mb.etas(eta_CL=0.1, eta_V=0.1, eta_KA=0.2, eta_F=0.2,
+                                               eta_LAG=0.1, eta_D=0.1)
+    (WT,) = mb.covariates(WT={"unit": "kg", "default": 70.0})
+    CL = mb.derive("CL", TVCL * (WT / 70) ** 0.75 * sp.exp(e_cl), unit="L/h")
+    V = mb.derive("V", TVV * (WT / 70) * sp.exp(e_v), unit="L")
+    KA = mb.derive("KA", TVKA * sp.exp(e_ka), unit="1/h")
+    F = mb.derive("F", 1 / (1 + (1 - TVF) / TVF * sp.exp(-e_f)), unit="1")
+    FC = mb.derive("FC", 0.9 * sp.exp(e_f / 3), unit="1")
+    LAG = mb.derive("LAG", TVLAG * sp.exp(e_lag), unit="h")
+    D = mb.derive("D", TVD * sp.exp(e_d), unit="h")
+    R = mb.derive("R", TVR * sp.exp(-e_d), unit="mg/h")
+    mb.ode(depot, -KA * depot)
+    mb.ode(central, KA * depot - (CL + Q) / V * central + Q / V2 * periph)
+    mb.ode(periph, Q / V * central - Q / V2 * periph)
+    mb.dosing(depot, F=F, lag=LAG)
+    mb.dosing(central, F=FC, lag=LAG / 4, rate=R, duration=D)
+    mb.output("C", central / V, unit="mg/L")
+    mb.output("P", periph, unit="mg")
+    mb.route("PO", "depot")
+    mb.route("IV", "central")
+    return mb.build()
+
+
+def _events(rate_records: bool = True) -> EventTable:
+    """One subject's doses (time, amount, compartment, RATE): oral, IV bolus, given-rate,
+    modelled-rate and modelled-duration infusions, overlapping; predicted at ``TIMES``."""
+    doses = [(0.0, 100.0, 1, 0.0), (3.0, 50.0, 2, 0.0), (6.0, 200.0, 2, -2.0),
+             (6.5, 150.0, 2, 40.0), (12.0, 120.0, 2, -1.0), (14.0, 80.0, 1, 0.0)]
+    if not rate_records:
+        doses = [d for d in doses if d[3] == 0.0]
+    time, amt, cmt, rate = (np.array(c) for c in zip(*doses, strict=True))
+    n = len(doses)
+    return EventTable(ids=np.array([1]), offsets=np.array([0, n]), time=time,
+                      evid=np.ones(n, int), amt=amt, cmt=cmt.astype(int), rate=rate,
+                      ii=np.zeros(n), addl=np.zeros(n, int), ss=np.zeros(n, int),
+                      output=np.zeros(n, bool), cov=np.zeros((n, 0)), cov_names=(),
+                      cov_interp=())
+
+
+@pytest.fixture(scope="module")
+def dosing_models() -> tuple[pkpd.CompiledModel, pkpd.CompiledModel]:
+    m = _dosing_model()
+    return pkpd.compile_model(m), pkpd.compile_model(with_sensitivities(m))
+
+
+def _finite_differences(cm: pkpd.CompiledModel, events, point: dict[str, float],
+                        wrt: list[str], outputs: list[str], h: float = 1e-5,
+                        **kw) -> dict[str, np.ndarray]:
+    """Central differences of each output with respect to each name (one simulate call)."""
+    k = 1 + 2 * len(wrt)
+    params = {name: np.full(k, v) for name, v in point.items()}
+    for j, w in enumerate(wrt):
+        params.setdefault(w, np.full(k, cm.q_template[cm.layout.index(w)]))
+        params[w][1 + 2 * j] += h
+        params[w][2 + 2 * j] -= h
+    table = _tile(events, k)
+    ds = pkpd.simulate(cm, table, params=params, outputs=outputs, **kw)
+    out = {}
+    for o in outputs:
+        v = ds[o].to_numpy()
+        for j, w in enumerate(wrt):
+            out[sensitivity_name(o, w)] = (v[1 + 2 * j] - v[2 + 2 * j]) / (2 * h)
+    return out
+
+
+def _tile(t: EventTable, k: int) -> EventTable:
+    n = t.n_records
+    return EventTable(ids=np.arange(1, k + 1), offsets=np.arange(k + 1) * n,
+                      **{a: np.tile(getattr(t, a), k) for a in
+                         ("time", "evid", "amt", "cmt", "rate", "ii", "addl", "ss", "output")},
+                      cov=np.tile(t.cov, (k, 1)), cov_names=t.cov_names,
+                      cov_interp=t.cov_interp)
+
+
+def test_structure() -> None:
+    m = _dosing_model()
+    s = with_sensitivities(m, ["eta_CL", "TVKA", "WT"])
+    assert s.sensitivities == ("eta_CL", "TVKA", "WT")
+    assert s.n_state == 4 * m.n_state
+    assert s.state_names[3:6] == tuple(sensitivity_name(x, "eta_CL") for x in m.state_names)
+    assert sensitivity_name("C", "WT") in s.output_names
+    assert s.hash != m.hash and s.hash == with_sensitivities(m, ["eta_CL", "TVKA", "WT"]).hash
+
+
+def test_one_compartment_bolus_closed_form(one_cmt_iv: pkpd.CompiledModel) -> None:
+    """C = D/V exp(-CL t / V): dC/dCL = -t/V C, dC/dV = C (CL t / V - 1) / V."""
+    cs = pkpd.compile_model(with_sensitivities(one_cmt_iv.model, ["CL", "V"]))
+    t = np.linspace(0.5, 24, 48)
+    for solver in ("exact", "dopri5"):
+        ds = pkpd.simulate(cs, "100 mg IV", times=t, solver=solver, rtol=1e-10, atol=1e-12)
+        cl, v = 2.0, 20.0
+        c = 100 / v * np.exp(-cl * t / v)
+        np.testing.assert_allclose(ds["C"][0], c, rtol=1e-9)
+        np.testing.assert_allclose(ds["d_C__d_CL"][0], -t / v * c, rtol=1e-8)
+        np.testing.assert_allclose(ds["d_C__d_V"][0], c * (cl * t / v - 1) / v, rtol=1e-8,
+                                   atol=1e-10)
+
+
+@settings(max_examples=12, deadline=None)
+@given(etas=st.lists(st.floats(-0.6, 0.6), min_size=6, max_size=6),
+       wt=st.floats(40.0, 120.0))
+def test_doses_lag_f_and_infusions_match_finite_differences(dosing_models, etas, wt) -> None:
+    """Bolus with F and lag, given-rate, modelled-rate and modelled-duration infusions with
+    F and lag, overlapping: every sensitivity (etas and the weight covariate) agrees with
+    central differences of the model without sensitivities (exact stepping in both)."""
+    cm, cs = dosing_models
+    point = dict(zip(cm.model.etas, etas, strict=True)) | {"WT": wt}
+    wrt = list(cs.model.sensitivities)
+    ev = _events()
+    ds = pkpd.simulate(cs, ev, params={k: [v] for k, v in point.items()}, times=TIMES)
+    ref = _finite_differences(cm, ev, point, wrt, ["C", "P"], times=TIMES)
+    for name, fd in ref.items():
+        scale = max(np.abs(fd).max(), 1e-3)
+        np.testing.assert_allclose(ds[name].to_numpy()[0], fd, atol=2e-6 * scale,
+                                   err_msg=name)
+
+
+def test_covariate_sensitivity(dosing_models) -> None:
+    """d/dWT with WT not among the sensitivities' defaults: through CL and V."""
+    cm, _ = dosing_models
+    cs = pkpd.compile_model(with_sensitivities(cm.model, ["WT", "TVCL"]))
+    ev = _events(rate_records=False)
+    ds = pkpd.simulate(cs, ev, params={"WT": [81.0]}, times=TIMES)
+    ref = _finite_differences(cm, ev, {"WT": 81.0}, ["WT", "TVCL"], ["C"], h=1e-4,
+                              times=TIMES)
+    for name, fd in ref.items():
+        np.testing.assert_allclose(ds[name].to_numpy()[0], fd,
+                                   atol=1e-6 * np.abs(fd).max(), err_msg=name)
+
+
+def test_adaptive_solver_agrees_with_exact(dosing_models) -> None:
+    _, cs = dosing_models
+    ev = _events()
+    point = {"eta_CL": [0.2], "eta_LAG": [-0.3], "eta_D": [0.25], "eta_F": [0.4]}
+    exact = pkpd.simulate(cs, ev, params=point, solver="exact", times=TIMES)
+    dopri = pkpd.simulate(cs, ev, params=point, solver="dopri5", rtol=1e-10, atol=1e-12,
+                          times=TIMES)
+    for name in cs.model.output_names:
+        a, b = exact[name].to_numpy(), dopri[name].to_numpy()
+        np.testing.assert_allclose(b, a, atol=1e-7 * max(np.abs(a).max(), 1e-3), err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def mm_models() -> tuple[pkpd.CompiledModel, pkpd.CompiledModel]:
+    m = pkpd.load_model("mm_indirect_response")
+    return pkpd.compile_model(m), pkpd.compile_model(with_sensitivities(m, [*m.etas, "KIN"]))
+
+
+@settings(max_examples=6, deadline=None)
+@given(etas=st.lists(st.floats(-0.5, 0.5), min_size=5, max_size=5))
+def test_nonlinear_model_matches_finite_differences(mm_models, etas) -> None:
+    """Michaelis-Menten elimination and an indirect response (adaptive solver), including a
+    parameter in an initial condition (R(0) = KIN/KOUT)."""
+    cm, cs = mm_models
+    point = dict(zip(cm.model.etas, etas, strict=True))
+    events = "100 mg PO q12h x 3"
+    kw = {"times": TIMES[TIMES < 30], "rtol": 1e-11, "atol": 1e-12}
+    ds = pkpd.simulate(cs, events, params={k: [v] for k, v in point.items()}, **kw)
+    table = pkpd.Regimen.parse(events).to_events(cm.model)
+    ref = _finite_differences(cm, table, point | {"KIN": 10.0}, list(cs.model.sensitivities),
+                              ["C", "R"], h=1e-5, **kw)
+    for name, fd in ref.items():
+        np.testing.assert_allclose(ds[name].to_numpy()[0], fd,
+                                   atol=1e-5 * max(np.abs(fd).max(), 1e-3), err_msg=name)
+
+
+def test_steady_state_records_are_refused(dosing_models) -> None:
+    _, cs = dosing_models
+    ss = EventTable(ids=np.array([1]), offsets=np.array([0, 2]), time=np.array([0.0, 1.0]),
+                    evid=np.array([1, 0]), amt=np.array([100.0, 0.0]), cmt=np.array([1, 2]),
+                    rate=np.zeros(2), ii=np.array([12.0, 0.0]), addl=np.zeros(2, int),
+                    ss=np.array([1, 0]), output=np.array([False, True]), cov=np.zeros((2, 0)),
+                    cov_names=(), cov_interp=())
+    with pytest.raises(SolverError, match="steady-state"):
+        pkpd.simulate(cs, ss)
+
+
+def test_errors() -> None:
+    m = _dosing_model()
+    with pytest.raises(ModelError, match="valid: the etas, parameters and covariates"):
+        with_sensitivities(m, ["eta_nope"])
+    with pytest.raises(ModelError, match="already has sensitivities"):
+        with_sensitivities(with_sensitivities(m, ["eta_CL"]))
+    with pytest.raises(ModelError, match="sensitivity states"):
+        pkpd.model.with_auc(with_sensitivities(m, ["eta_CL"]), ["C"])
