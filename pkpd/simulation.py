@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -336,6 +337,142 @@ def _events_for(cm: CompiledModel, events: Any, n_sub: int,
                        f"EventTable, got {type(events).__name__}")
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Everything :func:`simulate` hands to the engine, checked (see :func:`_plan`)."""
+
+    cm: CompiledModel
+    table: EventTable
+    prep: Any
+    q: np.ndarray
+    cov_slot: np.ndarray
+    cov_nocb: np.ndarray
+    ids: np.ndarray
+    ids_run: np.ndarray
+    occ_args: dict[str, Any]
+    out_times: np.ndarray | None
+    wanted: list[str]
+    n_sub: int
+    n_smp: int
+    rng: np.random.Generator | None
+
+
+def _plan(model: Model | CompiledModel | str, events: Any, patients: Any, *, params: Any,
+          times: Any, outputs: Sequence[str] | None, n: int | None,
+          seed: int | np.random.Generator | None, variability: Sequence[str],
+          uncertainty: Any, occasions: Any) -> _Plan:
+    """Check and lower the inputs of :func:`simulate` (everything but the run): the prepared
+    records, the per-subject parameter matrix ``q`` and the covariate slots. Callers that
+    simulate the same subjects many times with other parameter values (individual fits)
+    plan once and call :func:`pkpd.engine.run` with their own ``q``."""
+    from . import engine
+
+    cm = _as_compiled(model)
+    m = cm.model
+
+    plist = _patient_list(patients)
+    if plist is not None:
+        from .patient import patients_table
+
+        patients = patients_table(plist, m)
+    # number of subjects from the tables, if any
+    n_tab = None
+    for what, tab in (("params", params), ("patients", patients)):
+        if tab is not None:
+            _, n_rows, _ = _table_columns(tab, what)
+            if n_tab is not None and n_rows != n_tab:
+                raise DataError(f"params has {n_tab} rows but patients has {n_rows}")
+            n_tab = n_rows
+
+    def weights() -> np.ndarray | None:
+        return _weights_kg(m, (patients, params), n_tab or 1)
+
+    table, data_ids, is_dataset = _events_for(cm, events, n_tab or 1, weights)
+    if plist is not None and any(p.timeseries for p in plist):
+        if is_dataset:
+            raise DataError("time-varying covariates come either from the dataset or from the "
+                            "patients, not both")
+        table = _with_timeseries(table, plist, m)
+        data_ids = np.asarray(table.ids)
+        patients = {k: v for k, v in patients.items()
+                    if k not in table.cov_names and k.upper() != "ID"} or None
+    n_sub = table.n_subjects if is_dataset or table.n_subjects > 1 else (n_tab or 1)
+    if n_tab is not None and n_tab != n_sub:
+        raise DataError(f"the dataset has {n_sub} subjects but params/patients have {n_tab} rows")
+
+    # covariates: per record from the dataset, else constant per subject from q
+    cov_names = [c for c in table.cov_names if c in m.covariate_names]
+    cov_idx = [table.cov_names.index(c) for c in cov_names]
+    occ_column = isinstance(occasions, str)
+    if occ_column:
+        if not is_dataset or occasions not in table.cov_names:
+            raise DataError(f"occasions: column {occasions!r} is not in the dataset; its "
+                            f"numeric columns are {', '.join(table.cov_names) or 'none'}")
+    q, tab_ids = _subject_matrix(cm, n_sub, [("params", params), ("patients", patients)],
+                                 cov_names)
+    missing = [c.name for c in m.covariates
+               if c.name not in cov_names and np.isnan(q[:, cm.layout.index(c.name)]).any()]
+    if missing:
+        raise DataError(f"covariate(s) {', '.join(missing)} of model '{m.name}' not given and "
+                        f"without default: give them in `patients`, `params` or the dataset")
+    # the occasion column rides along after the model's covariates (the engine reads only
+    # those), filled forward (LOCF) where output records are inserted
+    keep = cov_idx + ([table.cov_names.index(occasions)] if occ_column else [])
+    if keep != list(range(len(table.cov_names))):
+        from dataclasses import replace
+
+        table = replace(table, cov=np.ascontiguousarray(table.cov[:, keep]),
+                        cov_names=tuple(table.cov_names[i] for i in keep),
+                        cov_interp=tuple("locf" if occ_column and i == keep[-1] else
+                                         table.cov_interp[i] for i in keep))
+    cov_slot = np.array([cm.layout.index(c) for c in cov_names], dtype=np.int64)
+    cov_nocb = np.array([1 if r == "nocb" else 0 for r in table.cov_interp[:len(cov_names)]],
+                        dtype=np.int64)
+
+    ids = data_ids if data_ids is not None else (
+        tab_ids if tab_ids is not None else np.arange(1, n_sub + 1))
+
+    out_times = parse_times(times, m.time_unit) if times is not None else None
+    if out_times is None and not is_dataset:
+        raise UnitError("times: give output times for a regimen, e.g. times='0..24 h by 0.5 h'")
+    n_smp = 1
+    rng = None
+    if n is not None:
+        if out_times is None:
+            raise UnitError("times: sampling (n=...) needs output times")
+        n_smp = int(n)
+        if n_smp < 1 or n_smp != n:
+            raise DataError(f"n = {n!r}: the number of samples must be a positive integer")
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        fixed = _columns_given(params) | _columns_given(patients)
+        q = _sample_parameters(cm, q, n_smp, rng, tuple(variability), uncertainty, fixed)
+        ids_run = np.repeat(ids, n_smp)
+    else:
+        ids_run = ids
+    n_run = n_sub * n_smp
+    shared = not is_dataset and table.n_subjects == 1   # one regimen lowered for everyone
+    prep = engine.prepare(table, out_times, n_subjects=n_run if shared else None)
+    if not shared and n_smp > 1:
+        from dataclasses import replace
+
+        n_t = len(out_times)
+        s_of = np.repeat(np.arange(n_sub), n_smp)
+        prep = replace(prep, subj_lo=np.repeat(prep.subj_lo, n_smp),
+                       subj_hi=np.repeat(prep.subj_hi, n_smp),
+                       row_base=(np.arange(n_run) - s_of) * n_t, n_rows=n_run * n_t)
+
+    occ_args = _occasions(cm, prep, occasions, q, rng, tuple(variability), n_run, m.time_unit)
+
+    wanted = list(outputs) if outputs is not None else list(cm.output_names)
+    unknown = [o for o in wanted if o not in cm.output_names]
+    if unknown:
+        raise ModelError(f"outputs: {', '.join(unknown)} not in model '{m.name}'; valid: "
+                         f"{', '.join(cm.output_names)}")
+
+    return _Plan(cm, table, prep, q, cov_slot, cov_nocb, ids, ids_run, occ_args, out_times,
+                 wanted, n_sub, n_smp, rng)
+
+
 def simulate(
     model: Model | CompiledModel | str,
     events: Any,
@@ -458,114 +595,17 @@ def simulate(
 
     from . import engine
 
-    cm = _as_compiled(model)
-    m = cm.model
-
-    plist = _patient_list(patients)
-    if plist is not None:
-        from .patient import patients_table
-
-        patients = patients_table(plist, m)
-    # number of subjects from the tables, if any
-    n_tab = None
-    for what, tab in (("params", params), ("patients", patients)):
-        if tab is not None:
-            _, n_rows, _ = _table_columns(tab, what)
-            if n_tab is not None and n_rows != n_tab:
-                raise DataError(f"params has {n_tab} rows but patients has {n_rows}")
-            n_tab = n_rows
-
-    def weights() -> np.ndarray | None:
-        return _weights_kg(m, (patients, params), n_tab or 1)
-
-    table, data_ids, is_dataset = _events_for(cm, events, n_tab or 1, weights)
-    if plist is not None and any(p.timeseries for p in plist):
-        if is_dataset:
-            raise DataError("time-varying covariates come either from the dataset or from the "
-                            "patients, not both")
-        table = _with_timeseries(table, plist, m)
-        data_ids = np.asarray(table.ids)
-        patients = {k: v for k, v in patients.items()
-                    if k not in table.cov_names and k.upper() != "ID"} or None
-    n_sub = table.n_subjects if is_dataset or table.n_subjects > 1 else (n_tab or 1)
-    if n_tab is not None and n_tab != n_sub:
-        raise DataError(f"the dataset has {n_sub} subjects but params/patients have {n_tab} rows")
-
-    # covariates: per record from the dataset, else constant per subject from q
-    cov_names = [c for c in table.cov_names if c in m.covariate_names]
-    cov_idx = [table.cov_names.index(c) for c in cov_names]
-    occ_column = isinstance(occasions, str)
-    if occ_column:
-        if not is_dataset or occasions not in table.cov_names:
-            raise DataError(f"occasions: column {occasions!r} is not in the dataset; its "
-                            f"numeric columns are {', '.join(table.cov_names) or 'none'}")
-    q, tab_ids = _subject_matrix(cm, n_sub, [("params", params), ("patients", patients)],
-                                 cov_names)
-    missing = [c.name for c in m.covariates
-               if c.name not in cov_names and np.isnan(q[:, cm.layout.index(c.name)]).any()]
-    if missing:
-        raise DataError(f"covariate(s) {', '.join(missing)} of model '{m.name}' not given and "
-                        f"without default: give them in `patients`, `params` or the dataset")
-    # the occasion column rides along after the model's covariates (the engine reads only
-    # those), filled forward (LOCF) where output records are inserted
-    keep = cov_idx + ([table.cov_names.index(occasions)] if occ_column else [])
-    if keep != list(range(len(table.cov_names))):
-        from dataclasses import replace
-
-        table = replace(table, cov=np.ascontiguousarray(table.cov[:, keep]),
-                        cov_names=tuple(table.cov_names[i] for i in keep),
-                        cov_interp=tuple("locf" if occ_column and i == keep[-1] else
-                                         table.cov_interp[i] for i in keep))
-    cov_slot = np.array([cm.layout.index(c) for c in cov_names], dtype=np.int64)
-    cov_nocb = np.array([1 if r == "nocb" else 0 for r in table.cov_interp[:len(cov_names)]],
-                        dtype=np.int64)
-
-    ids = data_ids if data_ids is not None else (
-        tab_ids if tab_ids is not None else np.arange(1, n_sub + 1))
-
-    out_times = parse_times(times, m.time_unit) if times is not None else None
-    if out_times is None and not is_dataset:
-        raise UnitError("times: give output times for a regimen, e.g. times='0..24 h by 0.5 h'")
-    n_smp = 1
-    rng = None
-    if n is not None:
-        if out_times is None:
-            raise UnitError("times: sampling (n=...) needs output times")
-        n_smp = int(n)
-        if n_smp < 1 or n_smp != n:
-            raise DataError(f"n = {n!r}: the number of samples must be a positive integer")
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        fixed = _columns_given(params) | _columns_given(patients)
-        q = _sample_parameters(cm, q, n_smp, rng, tuple(variability), uncertainty, fixed)
-        ids_run = np.repeat(ids, n_smp)
-    else:
-        ids_run = ids
-    n_run = n_sub * n_smp
-    shared = not is_dataset and table.n_subjects == 1   # one regimen lowered for everyone
-    prep = engine.prepare(table, out_times, n_subjects=n_run if shared else None)
-    if not shared and n_smp > 1:
-        from dataclasses import replace
-
-        n_t = len(out_times)
-        s_of = np.repeat(np.arange(n_sub), n_smp)
-        prep = replace(prep, subj_lo=np.repeat(prep.subj_lo, n_smp),
-                       subj_hi=np.repeat(prep.subj_hi, n_smp),
-                       row_base=(np.arange(n_run) - s_of) * n_t, n_rows=n_run * n_t)
-
-    occ_args = _occasions(cm, prep, occasions, q, rng, tuple(variability), n_run, m.time_unit)
-
-    wanted = list(outputs) if outputs is not None else list(cm.output_names)
-    unknown = [o for o in wanted if o not in cm.output_names]
-    if unknown:
-        raise ModelError(f"outputs: {', '.join(unknown)} not in model '{m.name}'; valid: "
-                         f"{', '.join(cm.output_names)}")
-
+    plan = _plan(model, events, patients, params=params, times=times, outputs=outputs, n=n,
+                 seed=seed, variability=variability, uncertainty=uncertainty,
+                 occasions=occasions)
+    cm, m, prep, table, out_times = plan.cm, plan.cm.model, plan.prep, plan.table, plan.out_times
+    ids, n_sub, n_smp, rng, wanted = plan.ids, plan.n_sub, plan.n_smp, plan.rng, plan.wanted
     out, st, status = engine.run(
-        cm, prep, q, cov_slot, cov_nocb, ids=ids_run,
+        cm, prep, plan.q, plan.cov_slot, plan.cov_nocb, ids=plan.ids_run,
         rtol=engine.DEFAULT_RTOL if rtol is None else rtol,
         atol=engine.DEFAULT_ATOL if atol is None else atol,
         solver=solver, max_steps=engine.DEFAULT_MAX_STEPS if max_steps is None else max_steps,
-        want_states=states, **occ_args)
+        want_states=states, **plan.occ_args)
 
     time_attrs = {"units": m.time_unit, "long_name": "time"}
     attrs = {"model": m.name, "model_hash": m.hash, "pkpd_version": __version__,

@@ -27,8 +27,11 @@ __all__ = ["FitResult", "fit_individual"]
 RTOL, ATOL = 1e-8, 1e-10
 #: Step of the central finite-difference gradient (eta units).
 GRAD_STEP = 1e-5
-#: Step of the finite-difference Hessian, as a fraction of each eta's prior SD.
+#: Step of the finite-difference Hessian, as a fraction of each eta's prior SD: second
+#: differences of the objective (finite-difference gradients) ...
 HESS_STEP = 1e-2
+#: ... or central differences of the exact gradient.
+HESS_STEP_EXACT = 1e-4
 #: Largest gradient component accepted when the line search stalls (precision loss).
 GRAD_TOL = 1e-4
 
@@ -77,6 +80,8 @@ class FitResult:
         Wall time of the fit in seconds.
     fixed : dict of str to float
         The values given in ``params=`` (model units).
+    gradient : {"exact", "fd"}
+        How the gradient was computed: forward sensitivities or finite differences.
     """
 
     model: str
@@ -94,6 +99,7 @@ class FitResult:
     n_simulations: int
     elapsed: float
     fixed: dict[str, float] = field(default_factory=dict)
+    gradient: str = "exact"
 
     def sample(self, n: int, seed: int | np.random.Generator | None = None
                ) -> dict[str, np.ndarray]:
@@ -149,17 +155,43 @@ class _Observations:
     lloq: np.ndarray         # NaN where not censored
 
 
+_SENSITIVITY_MODELS: dict[tuple[str, tuple[str, ...]], CompiledModel] = {}
+
+
+def _sensitivity_model(cm: CompiledModel, names: Sequence[str]) -> CompiledModel | None:
+    """The model with sensitivities to ``names``, compiled (memoised); None if the model's
+    dose attributes depend on its states (no sensitivities: finite differences are used)."""
+    from ..codegen import compile_model
+    from ..errors import ModelError
+    from ..model import with_sensitivities
+
+    key = (cm.model.hash, tuple(names))
+    if key not in _SENSITIVITY_MODELS:
+        try:
+            _SENSITIVITY_MODELS[key] = compile_model(with_sensitivities(cm.model, names))
+        except ModelError:
+            return None
+    return _SENSITIVITY_MODELS[key]
+
+
 class _Objective:
     """-2 log posterior (or likelihood) of one subject as a function of its etas, evaluated for
-    many eta vectors at once: K vectors are K copies of the subject in one simulate call."""
+    many eta vectors at once: K vectors are K copies of the subject in one simulate call.
+
+    With ``sens`` (the model with sensitivities to the estimated etas) the gradient is exact:
+    the chain rule through the sensitivities of the predictions. Without, it is a central
+    finite difference."""
 
     def __init__(self, cm: CompiledModel, table: EventTable, obs: _Observations,
-                 base: dict[str, float], names: list[str], precision: np.ndarray | None) -> None:
+                 base: dict[str, float], names: list[str], precision: np.ndarray | None,
+                 sens: CompiledModel | None = None) -> None:
         self.cm, self.table, self.obs = cm, table, obs
         self.base, self.names, self.precision = base, names, precision
+        self.sens = sens
         self.n_evaluations = 0
         self.n_simulations = 0
         self._tiled: dict[int, EventTable] = {}
+        self._plans: dict[tuple[str, int], Any] = {}
 
     def _tile(self, k: int) -> EventTable:
         tab = self._tiled.get(k)
@@ -175,23 +207,61 @@ class _Objective:
             self._tiled[k] = tab
         return tab
 
-    def predict(self, etas: np.ndarray) -> np.ndarray:
-        """Predictions at the observations, shape (K, n_obs), for etas of shape (K, n_eta)."""
-        from ..simulation import simulate
+    def _simulate(self, cm: CompiledModel, etas: np.ndarray, outputs: list[str]
+                  ) -> dict[str, np.ndarray]:
+        """Each output at each observation of the tiled subject, shape (K, n_obs).
+
+        The records are checked and lowered once per model and K (as :func:`pkpd.simulate`
+        does); each evaluation then only writes the etas into the parameter matrix and runs
+        the engine."""
+        from .. import engine
+        from ..simulation import _plan
 
         k = etas.shape[0]
-        params = {name: np.full(k, v) for name, v in self.base.items()}
-        params.update({name: etas[:, j] for j, name in enumerate(self.names)})
-        ds = simulate(self.cm, self._tile(k), params=params, outputs=list(self.obs.outputs),
-                      rtol=RTOL, atol=ATOL)
+        plan = self._plans.get((cm.model.hash, k))
+        if plan is None:
+            params = {name: np.full(k, v) for name, v in self.base.items()}
+            params.update({name: np.zeros(k) for name in self.names})
+            plan = _plan(cm, self._tile(k), None, params=params, times=None, outputs=None,
+                         n=None, seed=None, variability=(), uncertainty=None, occasions=None)
+            self._plans[(cm.model.hash, k)] = plan
+        q = plan.q.copy()
+        for j, name in enumerate(self.names):
+            q[:, cm.layout.index(name)] = etas[:, j]
+        out, _, _ = engine.run(cm, plan.prep, q, plan.cov_slot, plan.cov_nocb,
+                               ids=plan.ids_run, rtol=RTOL, atol=ATOL, **plan.occ_args)
         self.n_simulations += 1
         self.n_evaluations += k
         n_obs = len(self.obs.dv)
-        f = np.empty((k, n_obs))
+        return {o: out[:, cm.output_names.index(o)].reshape(k, n_obs) for o in outputs}
+
+    def predict(self, etas: np.ndarray) -> np.ndarray:
+        """Predictions at the observations, shape (K, n_obs), for etas of shape (K, n_eta)."""
+        out = self._simulate(self.cm, etas, list(self.obs.outputs))
+        f = np.empty((etas.shape[0], len(self.obs.dv)))
         for i, o in enumerate(self.obs.outputs):
             sel = self.obs.output == i
-            f[:, sel] = ds[o].to_numpy().reshape(k, n_obs)[:, sel]
+            f[:, sel] = out[o][:, sel]
         return f
+
+    def predict_with_sensitivities(self, etas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions (K, n_obs) and their derivatives with respect to the estimated etas
+        (K, n_obs, n_eta), from the model with sensitivities."""
+        from ..model import sensitivity_name
+
+        assert self.sens is not None
+        wanted = [*self.obs.outputs, *(sensitivity_name(o, e) for o in self.obs.outputs
+                                       for e in self.names)]
+        out = self._simulate(self.sens, etas, wanted)
+        k, n_obs = etas.shape[0], len(self.obs.dv)
+        f = np.empty((k, n_obs))
+        jac = np.empty((k, n_obs, len(self.names)))
+        for i, o in enumerate(self.obs.outputs):
+            sel = self.obs.output == i
+            f[:, sel] = out[o][:, sel]
+            for j, e in enumerate(self.names):
+                jac[:, sel, j] = out[sensitivity_name(o, e)][:, sel]
+        return f, jac
 
     def sd(self, f: np.ndarray) -> np.ndarray:
         """Residual SD at predictions f (on the log scale for exponential error)."""
@@ -215,6 +285,32 @@ class _Objective:
             out = np.where(o.censored, censored, observed)
         return np.where(np.isnan(out), np.inf, out)
 
+    def d_terms(self, f: np.ndarray) -> np.ndarray:
+        """Derivative of each observation's term with respect to its prediction."""
+        from scipy.special import log_ndtr
+
+        o = self.obs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sd = self.sd(f)
+            if np.any(o.prop > 0):
+                d_sd = np.where(o.sd_sum, o.prop * np.sign(f), o.prop * o.prop * f / sd)
+                d_sd = np.where(o.expo, 0.0, d_sd)
+            else:
+                d_sd = np.zeros_like(f)
+            fx = np.where(o.expo, np.log(f), f)
+            d_fx = np.where(o.expo, 1.0 / f, 1.0)
+            yx = np.where(o.expo, np.log(np.where(o.censored, 1.0, o.dv)), o.dv)
+            lx = np.where(o.expo, np.log(np.where(o.censored, o.lloq, 1.0)), o.lloq)
+            r = yx - fx
+            observed = -2.0 * r * d_fx / sd**2 + (2.0 / sd - 2.0 * r * r / sd**3) * d_sd
+            z = (lx - fx) / sd
+            dz = (-d_fx * sd - (lx - fx) * d_sd) / sd**2
+            # -2 d log Phi(z) = -2 phi(z) / Phi(z) dz, the ratio on the log scale (stable)
+            mills = np.exp(-0.5 * z * z - 0.5 * np.log(2 * np.pi) - log_ndtr(z))
+            censored = -2.0 * mills * dz
+            out = np.where(o.censored, censored, observed)
+        return out
+
     def __call__(self, etas: np.ndarray) -> np.ndarray:
         """Objective of each row of ``etas`` (inf where a prediction is not usable)."""
         try:
@@ -226,9 +322,31 @@ class _Objective:
             value = value + np.einsum("ki,ij,kj->k", etas, self.precision, etas)
         return value
 
+    def values_and_gradients(self, etas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Objective (K,) and its exact gradient (K, n_eta) at each row of ``etas``, from the
+        sensitivities (one simulate call); inf and zeros where not usable."""
+        k, n = etas.shape
+        try:
+            f, jac = self.predict_with_sensitivities(etas)
+        except SolverError:
+            return np.full(k, np.inf), np.zeros((k, n))
+        value = self.terms(f).sum(axis=1)
+        grad = np.einsum("ko,kon->kn", self.d_terms(f), jac)
+        if self.precision is not None:
+            value = value + np.einsum("ki,ij,kj->k", etas, self.precision, etas)
+            grad = grad + 2.0 * etas @ self.precision
+        bad = ~(np.isfinite(value) & np.all(np.isfinite(grad), axis=1))
+        value[bad] = np.inf
+        grad[bad] = 0.0
+        return value, grad
+
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """Objective and its central finite-difference gradient (one simulate call)."""
+        """Objective and its gradient: exact (sensitivities) or, without them, a central
+        finite difference (2 n + 1 evaluations in one simulate call)."""
         n = len(x)
+        if self.sens is not None:
+            value, grad = self.values_and_gradients(x[None, :])
+            return float(value[0]), grad[0]
         step = GRAD_STEP * np.eye(n)
         values = self(np.vstack([x, x + step, x - step]))
         if not np.isfinite(values[0]):
@@ -236,8 +354,14 @@ class _Objective:
         return float(values[0]), (values[1:n + 1] - values[n + 1:]) / (2 * GRAD_STEP)
 
     def hessian(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
-        """Finite-difference Hessian (second differences, one simulate call)."""
+        """Hessian at x: central differences of the exact gradient (2 n evaluations) or,
+        without sensitivities, second differences of the objective (one simulate call)."""
         n = len(x)
+        if self.sens is not None:
+            eye = np.eye(n) * h
+            _, grads = self.values_and_gradients(np.vstack([x + eye, x - eye]))
+            hess = (grads[:n] - grads[n:]) / (2 * h[:, None])
+            return (hess + hess.T) / 2
         eye = np.eye(n) * h
         pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
         points = [x, *(x + eye[i] for i in range(n)), *(x - eye[i] for i in range(n))]
@@ -389,6 +513,72 @@ def _fixed_values(cm: CompiledModel, data: NonmemData, params: Mapping[str, Any]
     return given, fixed
 
 
+@dataclass(frozen=True)
+class _Problem:
+    """A subject's fit set up: data read, observations, fixed values and the objective."""
+
+    cm: CompiledModel
+    data: NonmemData
+    obs: _Observations
+    given: dict[str, float]
+    names: list[str]
+    prior: np.ndarray | None
+    objective: _Objective
+
+
+def _problem(model: Model | CompiledModel | str, data: NonmemData | pd.DataFrame, *,
+             patient: Patient | Mapping[str, Any] | None, params: Mapping[str, Any] | None,
+             outputs: Mapping[Any, str] | None, method: str, estimate: Sequence[str] | None,
+             lloq: float | str | None, gradient: str) -> _Problem:
+    """Read and check everything :func:`fit_individual` is given; build the objective."""
+    cm, data = _read(model, data)
+    m = cm.model
+    omega = None if m.omega is None else np.asarray(m.omega, dtype=float)
+    obs = _observations(cm, data, outputs, lloq)
+    given, fixed = _fixed_values(cm, data, params, patient)
+
+    if estimate is None:
+        names = [e for i, e in enumerate(m.etas) if omega is None or omega[i, i] > 0]
+    else:
+        names = list(dict.fromkeys(estimate))
+        unknown = [e for e in names if e not in m.etas]
+        if unknown:
+            raise EstimationError(f"estimate: {', '.join(unknown)} are not etas of model "
+                                  f"'{m.name}'; valid: {', '.join(m.etas)}")
+    both = [e for e in names if e in fixed]
+    if both:
+        raise EstimationError(f"eta(s) {', '.join(both)} are both estimated and fixed in params")
+    if not names:
+        raise EstimationError(f"model '{m.name}' has no etas to estimate")
+    idx = [m.etas.index(e) for e in names]
+    prior = None if omega is None else omega[np.ix_(idx, idx)]
+    precision = None
+    if method == "map":
+        if prior is None:
+            raise EstimationError(f"method 'map' needs the model's omega; model '{m.name}' has "
+                                  "none (use method='ml')")
+        try:
+            precision = np.linalg.inv(np.linalg.cholesky(prior))
+            precision = precision.T @ precision
+        except np.linalg.LinAlgError:
+            raise EstimationError(f"omega of {', '.join(names)} is not positive definite; "
+                                  "estimate only etas with a positive variance") from None
+
+    events = data.events
+    rec = np.isin(data.frame["ROW"].to_numpy(), data.observations["ROW"].to_numpy())
+    has_ss = bool(np.any(events.ss != 0))
+    sens = None if gradient == "fd" or has_ss else _sensitivity_model(cm, names)
+    if gradient == "exact" and sens is None:
+        raise EstimationError(
+            "gradient='exact': " + ("the dataset has steady-state (SS) dose records, for which "
+                                    "sensitivities are not available; give the dosing history "
+                                    "(ADDL) or use gradient='auto'" if has_ss else
+                                    f"model '{m.name}' has dose attributes depending on states; "
+                                    "use gradient='auto'"))
+    objective = _Objective(cm, replace(events, output=rec), obs, fixed, names, precision, sens)
+    return _Problem(cm, data, obs, given, names, prior, objective)
+
+
 def fit_individual(
     model: Model | CompiledModel | str,
     data: NonmemData | pd.DataFrame,
@@ -400,6 +590,7 @@ def fit_individual(
     estimate: Sequence[str] | None = None,
     lloq: float | str | None = None,
     check: bool = True,
+    gradient: str = "auto",
     seed: int | np.random.Generator | None = None,
 ) -> FitResult:
     """Fit one subject's etas to its measured levels (MAP Bayesian or maximum likelihood).
@@ -419,12 +610,16 @@ def fit_individual(
     exponential error ``y``, ``f`` and the LLOQ are on the log scale and ``sigma`` is the
     exponential SD. Censored levels follow Beal's M3 method.
 
-    It is minimised with BFGS (:func:`scipy.optimize.minimize`) from eta = 0. **The gradient
-    is a central finite difference** (step 1e-5), not exact: forward sensitivities are not
-    implemented yet. The 2 n + 1 evaluations of a gradient (and the points of the Hessian)
-    run as copies of the subject in one simulate call. The posterior covariance is the
-    Laplace approximation: the inverse of half the finite-difference Hessian of the objective
-    at the optimum (step 1e-2 prior SD).
+    It is minimised with BFGS (:func:`scipy.optimize.minimize`) from eta = 0 with the exact
+    gradient: the chain rule through the forward sensitivities of the predictions
+    (:func:`pkpd.model.with_sensitivities`, solved by the engine with the model, dose jumps
+    included). The posterior covariance is the Laplace approximation: the inverse of half the
+    Hessian at the optimum, from central differences of the exact gradient (step 1e-4 prior
+    SD; the 2 n points run as copies of the subject in one simulate call).
+
+    Datasets with steady-state (SS) dose records have no sensitivities; for them (and with
+    ``gradient="fd"``) the gradient is a central finite difference (step 1e-5) and the
+    Hessian second differences of the objective (step 1e-2 prior SD).
 
     Parameters
     ----------
@@ -457,6 +652,10 @@ def fit_individual(
         Raise :class:`EstimationError` when the fit fails (default); with False, return the
         result with ``success=False`` (and a NaN covariance if the Hessian is not positive
         definite).
+    gradient : {"auto", "exact", "fd"}
+        ``"auto"``: exact where sensitivities are available, else finite differences;
+        ``"exact"`` raises :class:`EstimationError` where they are not; ``"fd"``: finite
+        differences.
     seed : int or numpy.random.Generator, optional
         Unused by the deterministic optimiser; accepted for a uniform estimation interface.
 
@@ -502,42 +701,15 @@ def fit_individual(
     if method not in ("map", "ml"):
         raise EstimationError(f"method={method!r}; valid: 'map' (Bayesian, with the omega prior) "
                               "or 'ml' (maximum likelihood)")
-    cm, data = _read(model, data)
-    m = cm.model
-    omega = None if m.omega is None else np.asarray(m.omega, dtype=float)
-    obs = _observations(cm, data, outputs, lloq)
-    given, fixed = _fixed_values(cm, data, params, patient)
-
-    if estimate is None:
-        names = [e for i, e in enumerate(m.etas) if omega is None or omega[i, i] > 0]
-    else:
-        names = list(dict.fromkeys(estimate))
-        unknown = [e for e in names if e not in m.etas]
-        if unknown:
-            raise EstimationError(f"estimate: {', '.join(unknown)} are not etas of model "
-                                  f"'{m.name}'; valid: {', '.join(m.etas)}")
-    both = [e for e in names if e in fixed]
-    if both:
-        raise EstimationError(f"eta(s) {', '.join(both)} are both estimated and fixed in params")
-    if not names:
-        raise EstimationError(f"model '{m.name}' has no etas to estimate")
-    idx = [m.etas.index(e) for e in names]
-    prior = None if omega is None else omega[np.ix_(idx, idx)]
-    precision = None
-    if method == "map":
-        if prior is None:
-            raise EstimationError(f"method 'map' needs the model's omega; model '{m.name}' has "
-                                  "none (use method='ml')")
-        try:
-            precision = np.linalg.inv(np.linalg.cholesky(prior))
-            precision = precision.T @ precision
-        except np.linalg.LinAlgError:
-            raise EstimationError(f"omega of {', '.join(names)} is not positive definite; "
-                                  "estimate only etas with a positive variance") from None
-
-    events = data.events
-    rec = np.isin(data.frame["ROW"].to_numpy(), data.observations["ROW"].to_numpy())
-    objective = _Objective(cm, replace(events, output=rec), obs, fixed, names, precision)
+    if gradient not in ("auto", "exact", "fd"):
+        raise EstimationError(f"gradient={gradient!r}; valid: 'auto' (exact where possible), "
+                              "'exact' or 'fd' (finite differences)")
+    problem = _problem(model, data, patient=patient, params=params, outputs=outputs,
+                       method=method, estimate=estimate, lloq=lloq, gradient=gradient)
+    cm, data, m, obs, objective = (problem.cm, problem.data, problem.cm.model, problem.obs,
+                                   problem.objective)
+    names, prior, sens, events = problem.names, problem.prior, objective.sens, data.events
+    given, fixed = problem.given, objective.base
     n = len(names)
     x0 = np.zeros(n)
     f0 = objective(x0[None, :])[0]
@@ -556,7 +728,8 @@ def fit_individual(
     message = str(res.message)
 
     sd_prior = (np.sqrt(np.diag(prior)) if prior is not None else np.full(n, np.nan))
-    h = HESS_STEP * np.where(np.isfinite(sd_prior) & (sd_prior > 0), sd_prior, 1.0)
+    h = (HESS_STEP_EXACT if sens is not None else HESS_STEP) * np.where(
+        np.isfinite(sd_prior) & (sd_prior > 0), sd_prior, 1.0)
     hess = objective.hessian(x, h)
     try:
         chol = np.linalg.cholesky((hess + hess.T) / 4)   # half the (symmetrised) Hessian
@@ -600,4 +773,5 @@ def fit_individual(
         shrinkage=dict(zip(names, map(float, se / sd_prior), strict=True)),
         ofv=float(res.fun), predictions=pred, success=converged, message=message,
         n_evaluations=objective.n_evaluations, n_simulations=objective.n_simulations,
-        elapsed=_time.perf_counter() - start, fixed=given)
+        elapsed=_time.perf_counter() - start, fixed=given,
+        gradient="exact" if sens is not None else "fd")
