@@ -53,6 +53,7 @@ _LAZY: dict[str, str] = {
     "Patient": "pkpd.patient",
     "fit_individual": "pkpd.estimation",
     "FitResult": "pkpd.estimation",
+    "PosteriorSample": "pkpd.estimation",
     "Population": "pkpd.population",
     "prediction_interval": "pkpd.results",
     "simulate_to_zarr": "pkpd.scale",
@@ -95,6 +96,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .codegen import CompiledModel as CompiledModel
     from .codegen import compile_model as compile_model
     from .estimation import FitResult as FitResult
+    from .estimation import PosteriorSample as PosteriorSample
     from .estimation import fit_individual as fit_individual
     from .events import Dose as Dose
     from .events import EventTable as EventTable

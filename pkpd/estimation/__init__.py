@@ -9,5 +9,6 @@ random effects (etas) that minimise minus twice the log posterior (MAP) or log l
 from __future__ import annotations
 
 from ._map import FitResult, fit_individual
+from ._posterior import PosteriorSample
 
-__all__ = ["FitResult", "fit_individual"]
+__all__ = ["FitResult", "PosteriorSample", "fit_individual"]

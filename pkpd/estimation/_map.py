@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import EstimationError, SolverError
+from ._posterior import PosteriorSample
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -100,16 +101,11 @@ class FitResult:
     elapsed: float
     fixed: dict[str, float] = field(default_factory=dict)
     gradient: str = "exact"
+    _objective: Any = field(default=None, repr=False)
 
-    def sample(self, n: int, seed: int | np.random.Generator | None = None
-               ) -> dict[str, np.ndarray]:
-        """Draw etas from the Laplace approximation, N(etas, covariance).
-
-        Parameters
-        ----------
-        n : int
-            Number of draws.
-        seed : int or numpy.random.Generator, optional
+    def sample(self, n: int, seed: int | np.random.Generator | None = None, *,
+               method: str = "laplace") -> dict[str, np.ndarray]:
+        """Draw etas from the posterior: ``posterior(n, method=method, seed=seed).params``.
 
         Returns
         -------
@@ -117,26 +113,76 @@ class FitResult:
             One array of ``n`` values per estimated eta, plus the values given in ``params=``
             at fit time: ready as ``params=`` of :func:`pkpd.simulate` (give the patient's
             covariates again as ``patients``) for posterior bands.
+        """
+        return self.posterior(n, method=method, seed=seed).params
+
+    def posterior(self, n: int, *, method: str = "laplace",
+                  seed: int | np.random.Generator | None = None,
+                  proposals: int | None = None, chains: int = 8, burn: int = 500,
+                  thin: int = 5) -> PosteriorSample:
+        """Draws from the posterior of the estimated etas.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws.
+        method : {"laplace", "sir", "mcmc"}
+            ``"laplace"``: N(etas, covariance), the Laplace approximation (no model
+            evaluation). ``"sir"``: sampling importance resampling from a multivariate t
+            proposal around the mode (``proposals`` draws, default ``max(10 n, 5000)``, each
+            weighted by the exact posterior; one batched simulation per 2 000). ``"mcmc"``:
+            random-walk Metropolis on the exact posterior, ``chains`` chains advancing
+            together, ``burn`` steps discarded, every ``thin``-th step kept. Both check the
+            Laplace approximation: compare :meth:`PosteriorSample.summary` of the methods.
+            For an ``"ml"`` fit the "posterior" has a flat prior.
+        seed : int or numpy.random.Generator, optional
+        proposals, chains, burn, thin : int
+            Options of SIR and MCMC.
+
+        Returns
+        -------
+        PosteriorSample
 
         Raises
         ------
         EstimationError
-            If the covariance is not available (a failed fit kept with ``check=False``).
+            For a bad ``n`` or ``method``, a fit without a valid covariance (needed by every
+            method: it shapes the proposals), or a fit object without its objective (one
+            rebuilt from its fields).
         """
+        import pandas as pd
+
         from ..variability import sample_etas
+        from ._posterior import metropolis, sir
 
         if int(n) != n or n < 1:
-            raise EstimationError(f"sample: n = {n!r} must be a positive integer")
+            raise EstimationError(f"posterior: n = {n!r} must be a positive integer")
+        if method not in ("laplace", "sir", "mcmc"):
+            raise EstimationError(f"posterior: method={method!r}; valid: 'laplace', 'sir', "
+                                  "'mcmc'")
+        n = int(n)
         cov = self.covariance.to_numpy()
         if not np.all(np.isfinite(cov)):
-            raise EstimationError("sample: the fit has no valid covariance (Hessian not positive "
-                                  "definite); cannot draw from the posterior")
+            raise EstimationError("posterior: the fit has no valid covariance (Hessian not "
+                                  "positive definite); cannot draw from the posterior")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         names = list(self.covariance.columns)
-        draws = np.array([self.etas[e] for e in names]) + sample_etas(cov, int(n), rng)
-        out = {name: np.full(int(n), value) for name, value in self.fixed.items()}
-        out.update({e: draws[:, i] for i, e in enumerate(names)})
-        return out
+        mode = np.array([self.etas[e] for e in names])
+        diagnostics: dict[str, float] = {}
+        if method == "laplace":
+            draws = mode + sample_etas(cov, n, rng)
+        else:
+            if self._objective is None:
+                raise EstimationError(f"posterior: method {method!r} needs the objective of "
+                                      "the fit, which this FitResult does not carry")
+            if method == "sir":
+                draws, diagnostics = sir(self._objective, mode, cov, n, rng, proposals)
+            else:
+                draws, diagnostics = metropolis(self._objective, mode, cov, n, rng, names,
+                                                chains=chains, burn=burn, thin=thin)
+        params = {name: np.full(n, value) for name, value in self.fixed.items()}
+        params.update({e: draws[:, i].copy() for i, e in enumerate(names)})
+        return PosteriorSample(method, pd.DataFrame(draws, columns=names), params, diagnostics)
 
 
 @dataclass(frozen=True)
@@ -774,4 +820,4 @@ def fit_individual(
         ofv=float(res.fun), predictions=pred, success=converged, message=message,
         n_evaluations=objective.n_evaluations, n_simulations=objective.n_simulations,
         elapsed=_time.perf_counter() - start, fixed=given,
-        gradient="exact" if sens is not None else "fd")
+        gradient="exact" if sens is not None else "fd", _objective=objective)
