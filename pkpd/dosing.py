@@ -218,6 +218,9 @@ class Recommendation:
         The model output the metric was computed on.
     pta : float or None
         Probability of target attainment over the posterior draws (with ``fit`` and ``n > 0``).
+    band : (float, float) or None
+        The 5th and 95th percentiles of the metric over the posterior draws, with the chosen
+        regimen (with ``fit`` and ``n > 0``): the uncertainty of the predicted exposure.
     table : pandas.DataFrame
         One row per candidate: ``regimen, dose, interval, [duration], daily_dose, value, hit,
         distance, miss`` (and ``pta`` when choosing by PTA), sorted best first.
@@ -232,6 +235,7 @@ class Recommendation:
     output: str
     pta: float | None
     table: pd.DataFrame
+    band: tuple[float, float] | None = None
 
 
 def dose_grid(start: Any, stop: Any, step: Any) -> list[str]:
@@ -317,6 +321,7 @@ def optimise(
     n: int = 0,
     seed: int | np.random.Generator | None = None,
     by: str = "predicted",
+    posterior: str = "laplace",
 ) -> Recommendation:
     """Choose the regimen of a clinical grid that reaches an exposure target.
 
@@ -361,6 +366,8 @@ def optimise(
     by : {"predicted", "pta"}
         Choose by the predicted metric (above), or by the highest PTA over the posterior draws
         of every candidate (ties: closest predicted metric to the middle, smaller daily dose).
+    posterior : {"laplace", "sir", "mcmc"}
+        How the posterior draws are made (:meth:`pkpd.FitResult.posterior`).
 
     Returns
     -------
@@ -431,7 +438,7 @@ def optimise(
             raise RegimenError(f"candidate {text!r}: {exc}") from None
         return np.asarray(target.value(ds, out_name).to_numpy(), dtype=float).reshape(-1)
 
-    draws = fit.sample(int(n), seed) if fit is not None and n > 0 else None
+    draws = fit.sample(int(n), seed, method=posterior) if fit is not None and n > 0 else None
     draws = {**_rows(params or {}, int(n)), **draws} if draws is not None else None
 
     def pta_of(text: str) -> float:
@@ -476,10 +483,14 @@ def optimise(
         raise RegimenError(f"optimise: no candidate reaches {target} "
                            f"({len(table)} candidates); the closest are {listed}")
     best = table.iloc[0]
-    pta = float(best["pta"]) if by == "pta" else (
-        pta_of(str(best["regimen"])) if draws is not None else None)
+    pta = band = None
+    if draws is not None:
+        values = metric(str(best["regimen"]), draws, int(n))
+        pta = float(np.mean(target.hit(values)))
+        band = (float(np.quantile(values, 0.05)), float(np.quantile(values, 0.95)))
     return Recommendation(
         regimen_text=str(best["regimen"]), dose=str(best["dose"]),
         interval=str(best["interval"]),
         duration=str(best["duration"]) if durations is not None else None,
-        predicted=float(best["value"]), target=target, output=out_name, pta=pta, table=table)
+        predicted=float(best["value"]), target=target, output=out_name, pta=pta, table=table,
+        band=band)

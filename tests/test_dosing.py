@@ -142,8 +142,18 @@ def test_individual_prediction_and_pta(cm: CompiledModel, fit: pkpd.FitResult) -
     auc24 = exposure(ds["CP"], start=216.0, end=240.0, accumulator=ds["AUC_CP"])["auc"]
     assert rec.pta == pytest.approx(float(target_attainment(auc24, above=400, below=600)))
     assert 0.0 < rec.pta <= 1.0
+    assert rec.band == pytest.approx((float(auc24.quantile(0.05)), float(auc24.quantile(0.95))),
+                                     rel=1e-9)
+    assert rec.band[0] < rec.predicted < rec.band[1]
     # choosing by PTA never gives a lower PTA than the chosen regimen's
     by_pta = optimise(cm, AUC(400, 600), template=TEMPLATE, window=WINDOW, doses=doses,
                       intervals=("12 h", "24 h"), fit=fit, n=200, seed=3, by="pta")
     assert by_pta.pta is not None and by_pta.pta >= rec.pta
     assert by_pta.pta == pytest.approx(float(by_pta.table["pta"].max()))
+    # posterior draws by importance resampling: the same check with those draws
+    sir = optimise(cm, AUC(400, 600), template=TEMPLATE, window=WINDOW, doses=doses,
+                   intervals=("12 h", "24 h"), fit=fit, n=200, seed=4, posterior="sir")
+    ds = pkpd.simulate(cm, sir.regimen_text, params=fit.sample(200, seed=4, method="sir"),
+                       times=[216.0, 240.0], auc=True)
+    auc24 = exposure(ds["CP"], start=216.0, end=240.0, accumulator=ds["AUC_CP"])["auc"]
+    assert sir.pta == pytest.approx(float(target_attainment(auc24, above=400, below=600)))

@@ -15,6 +15,7 @@ from ._posterior import PosteriorSample
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    import xarray as xr
 
     from ..codegen import CompiledModel
     from ..events import EventTable
@@ -102,6 +103,60 @@ class FitResult:
     fixed: dict[str, float] = field(default_factory=dict)
     gradient: str = "exact"
     _objective: Any = field(default=None, repr=False)
+    _model: Any = field(default=None, repr=False)
+    _covariates: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def predict(self, events: Any, *, times: Any, n: int = 1000, method: str = "laplace",
+                seed: int | np.random.Generator | None = None, level: float = 0.90,
+                outputs: Sequence[str] | None = None) -> xr.Dataset:
+        """The patient's predictions for any regimen: at the estimates, with a posterior band.
+
+        Parameters
+        ----------
+        events : Regimen, str, Dose or EventTable
+            The regimen, e.g. ``"1000 mg IV over 1 h q12h x 10"`` (time 0 is its first dose).
+        times : array, Quantity or str
+            Output times, e.g. ``"0..120 h by 0.5 h"``.
+        n : int
+            Posterior draws for the band (0: no band).
+        method : {"laplace", "sir", "mcmc"}
+            How the draws are made (:meth:`posterior`).
+        seed : int or numpy.random.Generator, optional
+        level : float
+            Coverage of the band (0.90: the 5 % and 95 % quantiles).
+        outputs : sequence of str, optional
+            Default: the model's outputs.
+
+        Returns
+        -------
+        xarray.Dataset
+            Dim ``time``: each output at the estimated etas (the individual prediction) and,
+            with ``n > 0``, ``<output>_band`` with dims ``(quantile, time)``: the lower
+            quantile, the median and the upper quantile over the posterior draws.
+
+        Notes
+        -----
+        The patient's covariates are those of the fit (``patient=`` and, for covariates in
+        the dataset, their values at its last record).
+        """
+        from ..results import prediction_interval
+        from ..simulation import simulate
+
+        if self._model is None:
+            raise EstimationError("predict: this FitResult does not carry its model")
+        point = {k: [v] for k, v in {**self._covariates, **self.fixed, **self.etas}.items()}
+        ds = simulate(self._model, events, params=point, times=times, outputs=outputs)
+        ds = ds.squeeze("id", drop=True)
+        if n:
+            draws = self.sample(n, seed, method=method)
+            params = {k: np.full(int(n), v) for k, v in self._covariates.items()} | draws
+            many = simulate(self._model, events, params=params, times=times, outputs=outputs)
+            for name in list(ds.data_vars):
+                band = prediction_interval(many[name], level=level, dim="id")
+                band.attrs = dict(many[name].attrs, long_name=f"{name}, {level:.0%} posterior "
+                                  f"band ({method}, {n} draws)")
+                ds[f"{name}_band"] = band
+        return ds
 
     def sample(self, n: int, seed: int | np.random.Generator | None = None, *,
                method: str = "laplace") -> dict[str, np.ndarray]:
@@ -810,6 +865,10 @@ def fit_individual(
             q[cm.layout.index(c)] = events.cov[0, k]
     cm.call("derive", 0.0, np.zeros(cm.n_state), q, q)
     individual = {d: float(q[cm.layout.index(d)]) for d in m.derived_names}
+    # covariates for predictions of other regimens: the patient's, and the dataset's last values
+    covariates = {c: v for c, v in fixed.items() if c in m.covariate_names and c not in given}
+    covariates |= {c: float(events.cov[-1, k]) for k, c in enumerate(events.cov_names)
+                   if c in m.covariate_names}
 
     se = np.sqrt(np.diag(cov))
     return FitResult(
@@ -820,4 +879,5 @@ def fit_individual(
         ofv=float(res.fun), predictions=pred, success=converged, message=message,
         n_evaluations=objective.n_evaluations, n_simulations=objective.n_simulations,
         elapsed=_time.perf_counter() - start, fixed=given,
-        gradient="exact" if sens is not None else "fd", _objective=objective)
+        gradient="exact" if sens is not None else "fd", _objective=objective, _model=cm,
+        _covariates=covariates)

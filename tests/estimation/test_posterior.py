@@ -109,3 +109,25 @@ def test_summary_and_errors(fit) -> None:
     with pytest.raises(EstimationError, match="at least twice"):
         fit.posterior(1000, method="sir", proposals=1500)
     assert fit.sample(7, seed=1, method="sir")["eta_V"].shape == (7,)
+
+
+def test_predict_a_new_regimen(fit) -> None:
+    """Individual prediction and band of another regimen, against the closed form evaluated
+    at the estimates and at the same posterior draws."""
+    t = np.linspace(0.5, 48.0, 40)
+    ds = fit.predict("500 mg IV q24h x 2", times=t, n=300, seed=5, method="sir")
+
+    def conc(e_cl: np.ndarray, e_v: np.ndarray) -> np.ndarray:
+        cl, v = CL * np.exp(e_cl)[:, None], V * np.exp(e_v)[:, None]
+        k = cl / v
+        return 500 / v * (np.exp(-k * t) + np.where(t >= 24, np.exp(-k * (t - 24)), 0.0))
+
+    point = conc(np.array([fit.etas["eta_CL"]]), np.array([fit.etas["eta_V"]]))[0]
+    np.testing.assert_allclose(ds["C"].to_numpy(), point, rtol=1e-8)
+    draws = fit.sample(300, seed=5, method="sir")
+    c = conc(draws["eta_CL"], draws["eta_V"])
+    band = ds["C_band"]
+    assert band.dims == ("quantile", "time")
+    np.testing.assert_allclose(band.sel(quantile=0.05), np.quantile(c, 0.05, axis=0), rtol=1e-7)
+    np.testing.assert_allclose(band.sel(quantile=0.95), np.quantile(c, 0.95, axis=0), rtol=1e-7)
+    assert "C_band" not in fit.predict("500 mg IV", times=t, n=0)
