@@ -20,3 +20,21 @@ def test_readme_cohort_example(monkeypatch):
     assert np.all(band.sel(quantile=0.05) <= band.sel(quantile=0.95))
     assert 0.0 < float(scope["pta"]) < 1.0
     assert scope["ds"].sizes["id"] == 2000
+
+
+def test_readme_twin_example(tmp_path, monkeypatch):
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"```python\n(import pkpd\nfrom pkpd.dosing import AUC.*?)```", text, re.S)
+    assert block, "the patient-twin example is missing from README.md"
+    (tmp_path / "patient.csv").write_text(
+        "ID,TIME,AMT,RATE,EVID,CMT,DV,MDV\n1,0,1250,1250,1,1,,1\n1,12,1250,1250,1,1,,1\n"
+        "1,24,1250,1250,1,1,,1\n1,26,0,0,0,1,27.9,0\n1,35.5,0,0,0,1,21.3,0\n")
+    monkeypatch.chdir(tmp_path)
+    code = block.group(1).replace("n=1000", "n=200").replace("n=500", "n=100")
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    fit, pred, rec = scope["fit"], scope["pred"], scope["rec"]
+    assert fit.success and fit.gradient == "exact"
+    band = pred["CP_band"]
+    assert np.all(band.sel(quantile=0.05) <= pred["CP"] + 1e-9)
+    assert 400 <= rec.predicted <= 600 and rec.band[0] < rec.predicted < rec.band[1]

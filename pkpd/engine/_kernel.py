@@ -21,6 +21,12 @@ lagged dose arriving, an infusion starting or ending) and at every record. Event
 
 A pending event due at the same time as a record is applied before the record (a dose before
 an observation at the same time).
+
+Models with forward sensitivities (``opts[OPT_NSENS] > 0``, see
+:func:`pkpd.model.with_sensitivities`) carry the sensitivity states after the model's own; at
+each dose arrival and infusion start or end the engine applies their jumps (derivatives of the
+dose, and ``(f(tau-) - f(tau+)) dtau/dw`` for times moved by the lag or the duration), stored
+with each pending event. Steady-state records are refused for them.
 """
 
 from __future__ import annotations
