@@ -77,7 +77,7 @@ class FitResult:
     n_evaluations : int
         Objective evaluations (each one a subject simulated), the Hessian included.
     n_simulations : int
-        Calls of :func:`pkpd.simulate` (evaluations are batched: one call per gradient).
+        Calls of the engine (evaluations are batched: one call per gradient).
     elapsed : float
         Wall time of the fit in seconds.
     fixed : dict of str to float
