@@ -32,10 +32,12 @@ with each pending event. Steady-state records are refused for them.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numba as nb
 import numpy as np
 from numba import types
+from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from .._abi import KERNEL_TYPE, at, ptr
 
@@ -75,6 +77,11 @@ _RB1, _RB2, _RB3, _RB4 = 19.0 / 9.0, 1.0 / 2.0, 25.0 / 108.0, 125.0 / 108.0
 _RE1, _RE2, _RE4 = 17.0 / 54.0, 7.0 / 36.0, 125.0 / 108.0
 _RC1X, _RC2X, _RC3X, _RC4X = 1.0 / 2.0, -3.0 / 2.0, 121.0 / 50.0, 29.0 / 250.0
 _RA2X, _RA3X = 1.0, 3.0 / 5.0
+
+# The kernels reach the engine as first-class functions, a numba feature it still labels
+# experimental; the warning at each compilation says nothing to a user of this package.
+warnings.filterwarnings("ignore", message="First-class function type feature is experimental",
+                        category=NumbaExperimentalFeatureWarning)
 
 _jit = nb.njit(cache=True, nogil=True)
 # small helpers are inlined where they are called (no separate compilation)
