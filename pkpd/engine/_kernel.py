@@ -489,13 +489,18 @@ def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv,
 
 @_jit
 def _matmul(a, b, c, m):
-    """c = a @ b for m x m row-major matrices (c distinct from a and b)."""
+    """c = a @ b for m x m row-major matrices (c distinct from a and b). Row by row, skipping
+    zeros of ``a``: the matrices of models with sensitivities are mostly zero blocks."""
     for i in range(m):
+        r = i * m
         for j in range(m):
-            s = 0.0
-            for k in range(m):
-                s += a[i * m + k] * b[k * m + j]
-            c[i * m + j] = s
+            c[r + j] = 0.0
+        for k in range(m):
+            f = a[r + k]
+            if f != 0.0:
+                rb = k * m
+                for j in range(m):
+                    c[r + j] += f * b[rb + j]
 
 
 @_jit
