@@ -48,8 +48,6 @@ _MESSAGES = {
     5: "modelled infusion rate or duration is not a positive finite number",
     6: "bioavailability or lag time is negative or not finite",
     7: "steady state does not exist (singular system: a state without elimination?)",
-    8: "sensitivities are not available for steady-state (SS) dose records; give the "
-       "dosing history explicitly (ADDL) instead",
 }
 
 

@@ -26,7 +26,7 @@ Models with forward sensitivities (``opts[OPT_NSENS] > 0``, see
 :func:`pkpd.model.with_sensitivities`) carry the sensitivity states after the model's own; at
 each dose arrival and infusion start or end the engine applies their jumps (derivatives of the
 dose, and ``(f(tau-) - f(tau+)) dtau/dw`` for times moved by the lag or the duration), stored
-with each pending event. Steady-state records are refused for them.
+with each pending event; a steady-state dose gives the steady state of the sensitivities too.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ METHOD_AUTO, METHOD_DOPRI5, METHOD_ROSENBROCK = 0, 1, 2
 # status codes
 OK, ERR_UNDERFLOW, ERR_NONFINITE, ERR_MAXSTEPS, ERR_SS, ERR_DOSE, ERR_PARAM, ERR_SINGULAR = (
     0, 1, 2, 3, 4, 5, 6, 7)
-ERR_SENS_SS = 8
 STATUS_COLS = 5  # code, time, state index, record index, steady-state residual
 
 # pending event kinds
@@ -725,9 +724,14 @@ def _adv(k, linear, t0, t1, y, q, rates, opts, ws):
 
 
 @_jit
-def _advance_pattern(k, linear, y, q, c, rate_hi, rate_lo, rem, p0, p1, opts, ws, rates):
+def _advance_pattern(k, linear, y, q, c, rate_hi, rate_lo, rem, p0, p1, opts, ws, rates, sp, nb,
+                     p):
     """Advance over phases [p0, p1] of a dosing period whose input into ``c`` is ``rate_hi``
-    on phases [0, rem) and ``rate_lo`` on [rem, II)."""
+    on phases [0, rem) and ``rate_lo`` on [rem, II).
+
+    With sensitivities (``p`` > 0 quantities, ``nb`` base states), ``sp`` holds per quantity
+    k: ``[jump at phase 0 | input of S(c, k) on [0, rem) | on [rem, II) | jump at rem]``
+    (see :func:`_ss_pattern`); the jump at phase 0 is the caller's."""
     hst = ws[1]
     for i in range(y.shape[0]):
         rates[i] = 0.0
@@ -735,26 +739,36 @@ def _advance_pattern(k, linear, y, q, c, rate_hi, rate_lo, rem, p0, p1, opts, ws
     if p0 < rem:
         e = min(p1, rem)
         rates[c] = rate_hi
+        for kk in range(p):
+            rates[nb + kk * nb + c] = sp[p + kk]
         hst[0] = 0.0
         st = _adv(k, linear, p0, e, y, q, rates, opts, ws)
         if st != OK:
             return st
+        if e < p1:
+            for kk in range(p):      # the last infusion of the period ends at phase rem
+                y[nb + kk * nb + c] += sp[3 * p + kk]
         p0 = e
     if p1 > p0:
         rates[c] = rate_lo
+        for kk in range(p):
+            rates[nb + kk * nb + c] = sp[2 * p + kk]
         hst[0] = 0.0
         st = _adv(k, linear, p0, p1, y, q, rates, opts, ws)
     return st
 
 
 @_jit
-def _period_map(k, linear, x, q, c, bolus, rate_hi, rate_lo, rem, ii, opts, ws, rates, res):
+def _period_map(k, linear, x, q, c, bolus, rate_hi, rate_lo, rem, ii, opts, ws, rates, res, sp,
+                nb, p):
     """res = state one period after the phase-0 state x (bolus given at phase 0)."""
     for i in range(x.shape[0]):
         res[i] = x[i]
     res[c] += bolus
+    for kk in range(p):
+        res[nb + kk * nb + c] += sp[kk]
     return _advance_pattern(k, linear, res, q, c, rate_hi, rate_lo, rem, 0.0, ii, opts, ws,
-                            rates)
+                            rates, sp, nb, p)
 
 
 @_inline
@@ -771,7 +785,7 @@ def _pattern(rate, dur, ii):
 
 
 @_jit
-def _steady_state(k, linear, x, q, c, bolus, rate, dur, ii, opts, ws, ssres):
+def _steady_state(k, linear, x, q, c, bolus, rate, dur, ii, opts, ws, ssres, sp, nb, p):
     """Periodic steady state of a dose repeated every ``ii``: x (in: start guess, out: the state
     just before a dose arrives). Newton's method on P(x) - x with a finite-difference Jacobian
     of the period map P (one step for a linear model, whose P is affine). Constant infusion
@@ -779,7 +793,11 @@ def _steady_state(k, linear, x, q, c, bolus, rate, dur, ii, opts, ws, ssres):
 
     States that no state depends on (a zero column of the Jacobian, e.g. an accumulator of the
     eliminated amount or of AUC) have no steady state; they are left out of the system and
-    keep their value."""
+    keep their value.
+
+    With sensitivity states (``p`` > 0, pattern ``sp``, see :func:`_advance_pattern`) the
+    steady state of the whole system includes that of the sensitivities: the fixed point of
+    ``S = dP/dy S + dP/dw``, the implicit-function derivative of the steady state."""
     rhs = k[0]
     jac = k[1]
     diag = ws[2]
@@ -821,10 +839,14 @@ def _steady_state(k, linear, x, q, c, bolus, rate, dur, ii, opts, ws, ssres):
                 return ERR_SINGULAR
             _lu_solve(a, m, piv, gr)
             conv = True
+            # a thousandth of the tolerance, but not below what rounding allows
+            floor = 0.0
+            for i_ in range(m):
+                floor = max(floor, 1e-13 * abs(x[act[i_]]))
             for i_ in range(m):
                 i = act[i_]
                 x[i] -= gr[i_]
-                if abs(gr[i_]) > 1e-3 * (atol + rtol * abs(x[i])):
+                if abs(gr[i_]) > max(1e-3 * (atol + rtol * abs(x[i])), floor):
                     conv = False
             if conv:
                 ssres[0] = 0.0
@@ -834,7 +856,7 @@ def _steady_state(k, linear, x, q, c, bolus, rate, dur, ii, opts, ws, ssres):
     rem, rate_hi, rate_lo = _pattern(rate, dur, ii)
     for it in range(maxit):
         st = _period_map(k, linear, x, q, c, bolus, rate_hi, rate_lo, rem, ii, opts, ws, rates,
-                         px)
+                         px, sp, nb, p)
         if st != OK:
             return st
         conv = True
@@ -859,7 +881,7 @@ def _steady_state(k, linear, x, q, c, bolus, rate, dur, ii, opts, ws, ssres):
                 xd[i] = x[i]
             xd[j] += dj
             st = _period_map(k, linear, xd, q, c, bolus, rate_hi, rate_lo, rem, ii, opts, ws,
-                             rates, pxd)
+                             rates, pxd, sp, nb, p)
             if st != OK:
                 return st
             for i_ in range(m):
@@ -947,15 +969,42 @@ def _fail(status, code, t, state, r):
 
 
 @_jit
+def _ss_pattern(rate, dur, ii, xs, xe, p, sp):
+    """The sensitivity pattern ``sp`` of a steady-state dose (see :func:`_advance_pattern`)
+    from its jump data ``xs``, ``xe`` (:func:`_sens_payload`): a bolus jumps by AMT dF/dw at
+    each arrival; m or m + 1 overlapping infusions feed dR/dw each, and the last one ends at
+    phase rem, moved by dD/dw (a jump of rate * dD/dw)."""
+    rem, _, rlo = _pattern(rate, dur, ii)
+    m = rlo / rate if rate > 0.0 else 0.0
+    for k in range(p):
+        if rate == 0.0:
+            sp[k] = xs[k]
+            sp[p + k] = 0.0
+            sp[2 * p + k] = 0.0
+            sp[3 * p + k] = 0.0
+        else:
+            d_rate = xs[2 * p + k]
+            sp[k] = 0.0
+            sp[p + k] = (m + 1.0) * d_rate
+            sp[2 * p + k] = m * d_rate
+            sp[3 * p + k] = xe[k] + xs[k] if rem > 0.0 else 0.0
+
+
+@_jit
 def _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates, active, xss, tmpn, opts,
-             wsx, ssres, pend, k_bolus, k_start, k_end):
+             wsx, ssres, pend, k_bolus, k_start, k_end, xs, xe, nb, p):
     """A steady-state dose (SS 1 or 2): the state at the dose time, the infusions of the past
     series still running and the past doses still to arrive (lag longer than II). Returns the
-    status and the pending-event arrays."""
+    status and the pending-event arrays.
+
+    With sensitivities (``p`` > 0; jump data ``xs``, ``xe`` of the dose), the sensitivity
+    states get their steady state too, the past doses their jumps, and the lag time moves the
+    whole periodic pattern: ``dy(t)/dlag = -(f(y(t)) + input(t))``."""
     n = y.shape[0]
     hst = wsx[1]
     pt, pk, pc, pv, px, npend = pend
-    zx = np.zeros(px.shape[1])    # steady-state doses carry no sensitivity jumps
+    sp = np.zeros(4 * p)
+    _ss_pattern(rate, dur, ii, xs, xe, p, sp)
     if ss == 1:
         npend[0] = 0
         for i in range(n):
@@ -968,7 +1017,7 @@ def _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates, active,
     constant = ii <= 0.0
     bolus = eff if rate == 0.0 else 0.0
     st = _steady_state(k3, linear, xss, q, c, bolus, rate,
-                       dur if not constant else 0.0, ii, opts, wsx, ssres)
+                       dur if not constant else 0.0, ii, opts, wsx, ssres, sp, nb, p)
     if st != OK:
         return st, (pt, pk, pc, pv, px, npend)
     if constant:
@@ -983,24 +1032,36 @@ def _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates, active,
         phase = kstar * ii - lag
         rem, rhi, rlo = _pattern(rate, dur, ii)
         xss[c] += bolus
+        for kk in range(p):
+            xss[nb + kk * nb + c] += sp[kk]
         hst[0] = 0.0
         if phase > 0.0:
             st = _advance_pattern(k3, linear, xss, q, c, rhi, rlo, rem, 0.0, phase,
-                                  opts, wsx, tmpn)
+                                  opts, wsx, tmpn, sp, nb, p)
             if st != OK:
                 return st, (pt, pk, pc, pv, px, npend)
+        if p > 0:
+            # the lag shifts the pattern: S -= (f(y) + input) dlag/dw on the model's states
+            f = np.zeros(n)
+            k3[0](t, ptr(xss), ptr(q), ptr(f))
+            f[c] += rhi if phase < rem else rlo
+            for kk in range(p):
+                d_lag = xs[p + kk] if rate == 0.0 else -xs[kk] / rate
+                if d_lag != 0.0:
+                    for i in range(nb):
+                        xss[nb + kk * nb + i] -= f[i] * d_lag
         for i in range(n):
             y[i] = xss[i] if ss == 1 else y[i] + xss[i]
         # past doses still to arrive, and past infusions still running
         for kk in range(1, kstar):
             a = t - kk * ii + lag
             if rate == 0.0:
-                pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, a, k_bolus, c, eff, zx)
+                pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, a, k_bolus, c, eff, xs)
             else:
                 pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, a, k_start, c,
-                                           rate, zx)
+                                           rate, xs)
                 pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, a + dur, k_end,
-                                           c, rate, zx)
+                                           c, rate, xe)
         if rate > 0.0:
             kk = kstar
             while True:
@@ -1009,8 +1070,10 @@ def _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates, active,
                     break
                 rates[c] += rate
                 active[c] += 1
+                for j in range(p):
+                    rates[nb + j * nb + c] += xs[2 * p + j]
                 pt, pk, pc, pv, px = _push(pt, pk, pc, pv, px, npend, a + dur, k_end,
-                                           c, rate, zx)
+                                           c, rate, xe)
                 kk += 1
     return OK, (pt, pk, pc, pv, px, npend)
 
@@ -1312,14 +1375,12 @@ def _subject(rhs, jac, derive, outputs, dosing, init, linear, lo, hi, row_base, 
             ss = rss[r]
             ii = rii[r]
             if n_sens > 0:
-                if ss == 1 or ss == 2:
-                    _fail(status, ERR_SENS_SS, t, c, r)
-                    return
                 _sens_payload(c, amt, eff, rate, dur, rate_r, attrs, n, nb, n_sens, xs, xe)
             if ss == 1 or ss == 2:
                 st, pend2 = _ss_dose(k3, linear, ss, c, eff, rate, dur, ii, lag, t, y, q, rates,
                                      active, xss, tmpn, opts, wsx, ssres,
-                                     (pt, pk, pc, pv, px, npend), k_bolus, k_start, k_end)
+                                     (pt, pk, pc, pv, px, npend), k_bolus, k_start, k_end,
+                                     xs, xe, nb, n_sens)
                 pt, pk, pc, pv, px, npend = pend2
                 status[4] = max(status[4], ssres[0])
                 if st != OK:

@@ -667,15 +667,11 @@ def _problem(model: Model | CompiledModel | str, data: NonmemData | pd.DataFrame
 
     events = data.events
     rec = np.isin(data.frame["ROW"].to_numpy(), data.observations["ROW"].to_numpy())
-    has_ss = bool(np.any(events.ss != 0))
-    sens = None if gradient == "fd" or has_ss else _sensitivity_model(cm, names)
+    sens = None if gradient == "fd" else _sensitivity_model(cm, names)
     if gradient == "exact" and sens is None:
-        raise EstimationError(
-            "gradient='exact': " + ("the dataset has steady-state (SS) dose records, for which "
-                                    "sensitivities are not available; give the dosing history "
-                                    "(ADDL) or use gradient='auto'" if has_ss else
-                                    f"model '{m.name}' has dose attributes depending on states; "
-                                    "use gradient='auto'"))
+        raise EstimationError(f"gradient='exact': model '{m.name}' has dose attributes "
+                              "depending on states, for which there are no sensitivities; use "
+                              "gradient='auto'")
     objective = _Objective(cm, replace(events, output=rec), obs, fixed, names, precision, sens)
     return _Problem(cm, data, obs, given, names, prior, objective)
 
@@ -718,7 +714,7 @@ def fit_individual(
     Hessian at the optimum, from central differences of the exact gradient (step 1e-4 prior
     SD; the 2 n points run as copies of the subject in one simulate call).
 
-    Datasets with steady-state (SS) dose records have no sensitivities; for them (and with
+    Models whose dose attributes depend on states have no sensitivities; for them (and with
     ``gradient="fd"``) the gradient is a central finite difference (step 1e-5) and the
     Hessian second differences of the objective (step 1e-2 prior SD).
 

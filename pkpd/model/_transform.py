@@ -87,8 +87,8 @@ def with_sensitivities(model: Model, wrt: Sequence[str] | None = None) -> Model:
     infusion) plus ``(f(tau-) - f(tau+)) d tau / dw`` at each arrival or infusion end ``tau``
     moved by the lag time or the duration. For that, the dosing attributes of sensitivity
     state ``d_<c>__d_<w>`` hold dF/dw, dlag/dw, drate/dw and dduration/dw of compartment c.
-    Steady-state (SS) dose records are not supported by a model with sensitivities (the
-    engine raises :class:`~pkpd.errors.SolverError`).
+    At a steady-state (SS) dose the engine solves for the periodic steady state of the
+    sensitivities with that of the states (the implicit-function derivative).
 
     Parameters
     ----------

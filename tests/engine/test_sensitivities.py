@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pkpd
-from pkpd.errors import ModelError, SolverError
+from pkpd.errors import ModelError
 from pkpd.events import EventTable
 from pkpd.model import sensitivity_name, with_sensitivities
 
@@ -192,15 +192,64 @@ def test_nonlinear_model_matches_finite_differences(mm_models, etas) -> None:
                                    atol=1e-5 * max(np.abs(fd).max(), 1e-3), err_msg=name)
 
 
-def test_steady_state_records_are_refused(dosing_models) -> None:
-    _, cs = dosing_models
-    ss = EventTable(ids=np.array([1]), offsets=np.array([0, 2]), time=np.array([0.0, 1.0]),
-                    evid=np.array([1, 0]), amt=np.array([100.0, 0.0]), cmt=np.array([1, 2]),
-                    rate=np.zeros(2), ii=np.array([12.0, 0.0]), addl=np.zeros(2, int),
-                    ss=np.array([1, 0]), output=np.array([False, True]), cov=np.zeros((2, 0)),
-                    cov_names=(), cov_interp=())
-    with pytest.raises(SolverError, match="steady-state"):
-        pkpd.simulate(cs, ss)
+def _records(rows: list[tuple[float, float, int, float, float, int]]) -> EventTable:
+    """Dose records (time, amount, compartment, RATE, II, SS), one subject."""
+    time, amt, cmt, rate, ii, ss = (np.array(c) for c in zip(*rows, strict=True))
+    n = len(rows)
+    return EventTable(ids=np.array([1]), offsets=np.array([0, n]), time=time,
+                      evid=np.ones(n, int), amt=amt, cmt=cmt.astype(int), rate=rate, ii=ii,
+                      addl=np.zeros(n, int), ss=ss.astype(int), output=np.zeros(n, bool),
+                      cov=np.zeros((n, 0)), cov_names=(), cov_interp=())
+
+
+# steady-state scenarios: (time, amount, compartment, RATE, II, SS)
+STEADY_STATE = {
+    "oral, F and lag": [(0.0, 100.0, 1, 0.0, 12.0, 1), (12.0, 100.0, 1, 0.0, 0.0, 0)],
+    "oral, lag longer than II": [(0.0, 100.0, 1, 0.0, 0.4, 1)],
+    "IV bolus then SS=2 oral": [(0.0, 50.0, 2, 0.0, 0.0, 0), (2.0, 100.0, 1, 0.0, 8.0, 2)],
+    "given-rate infusion": [(0.0, 150.0, 2, 40.0, 8.0, 1)],
+    "given-rate infusion longer than II": [(0.0, 300.0, 2, 40.0, 6.0, 1)],
+    "modelled duration": [(0.0, 200.0, 2, -2.0, 12.0, 1), (12.0, 200.0, 2, -2.0, 0.0, 0)],
+    "modelled rate": [(0.0, 120.0, 2, -1.0, 12.0, 1)],
+    "constant infusion": [(0.0, 0.0, 2, 25.0, 0.0, 1)],
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(STEADY_STATE))
+@settings(max_examples=4, deadline=None)
+@given(etas=st.lists(st.floats(-0.5, 0.5), min_size=6, max_size=6))
+def test_steady_state_doses_match_finite_differences(dosing_models, scenario, etas) -> None:
+    """SS=1 and SS=2 doses (bolus with F and lag, lag longer than II, given-rate, modelled-rate
+    and modelled-duration infusions, overlapping infusions, constant infusion): the
+    sensitivities of the periodic steady state agree with central differences."""
+    cm, cs = dosing_models
+    point = dict(zip(cm.model.etas, etas, strict=True))
+    ev = _records(STEADY_STATE[scenario])
+    # tight tolerances: the steady state is solved to them, and differences amplify its error
+    # (step 1e-3: a short II makes the period map nearly the identity, and Newton's solution
+    # ill-conditioned; the O(h^2) error is ~1e-7 relative)
+    kw = {"times": TIMES[:60], "rtol": 1e-12, "atol": 1e-14}
+    ds = pkpd.simulate(cs, ev, params={k: [v] for k, v in point.items()}, **kw)
+    ref = _finite_differences(cm, ev, point, list(cs.model.sensitivities), ["C", "P"], h=1e-3,
+                              **kw)
+    for name, fd in ref.items():
+        scale = max(np.abs(fd).max(), 1e-3)
+        np.testing.assert_allclose(ds[name].to_numpy()[0], fd, atol=2e-6 * scale,
+                                   err_msg=f"{scenario}: {name}")
+
+
+def test_nonlinear_steady_state(mm_models) -> None:
+    """Michaelis-Menten steady state (Newton to the tolerance) with its sensitivities."""
+    cm, cs = mm_models
+    point = {"eta_VMAX": 0.2, "eta_KM": -0.1, "eta_V": 0.1, "eta_KA": 0.0, "eta_IC50": 0.0}
+    ev = _records([(0.0, 100.0, 1, 0.0, 12.0, 1)])
+    kw = {"times": TIMES[TIMES < 12], "rtol": 1e-11, "atol": 1e-12}
+    ds = pkpd.simulate(cs, ev, params={k: [v] for k, v in point.items()}, **kw)
+    ref = _finite_differences(cm, ev, point | {"KIN": 10.0}, list(cs.model.sensitivities),
+                              ["C", "R"], h=1e-4, **kw)
+    for name, fd in ref.items():
+        np.testing.assert_allclose(ds[name].to_numpy()[0], fd,
+                                   atol=1e-5 * max(np.abs(fd).max(), 1e-3), err_msg=name)
 
 
 def test_errors() -> None:

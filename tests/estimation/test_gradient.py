@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,15 +107,40 @@ def test_nonlinear_model_fit_with_exact_gradient() -> None:
         assert exact.se[e] == pytest.approx(fd.se[e], rel=2e-2)
 
 
-def test_gradient_option_errors(models) -> None:
+def test_steady_state_records_get_the_exact_gradient(models) -> None:
+    """A dose at steady state (SS=1): the sensitivities of the periodic steady state give the
+    same fit as finite differences."""
     cm = models["combined, variances add"]
-    with pytest.raises(EstimationError, match="gradient='nope'; valid"):
-        fit_individual(cm, frame(), gradient="nope")
     ss = frame()
     ss["SS"] = 0
     ss["II"] = 0.0
     ss.loc[0, ["SS", "II"]] = [1, 12.0]
-    with pytest.raises(EstimationError, match="steady-state"):
-        fit_individual(cm, ss, gradient="exact")
-    fit = fit_individual(cm, ss)        # auto: falls back to finite differences
+    exact = fit_individual(cm, ss)
+    fd = fit_individual(cm, ss, gradient="fd")
+    assert exact.gradient == "exact" and exact.success
+    for e in exact.etas:
+        assert exact.etas[e] == pytest.approx(fd.etas[e], abs=1e-4)
+        assert exact.se[e] == pytest.approx(fd.se[e], rel=2e-3)
+
+
+def test_gradient_option_errors(models) -> None:
+    cm = models["combined, variances add"]
+    with pytest.raises(EstimationError, match="gradient='nope'; valid"):
+        fit_individual(cm, frame(), gradient="nope")
+    # a bioavailability that depends on a state has no sensitivities: finite differences
+    mb = pkpd.ModelBuilder("test_state_dependent_f", time_unit="h")
+    depot, central = mb.states(depot="mg", central="mg")
+    TVCL, V, KA, A50 = mb.parameters(TVCL="5 L/h", V="50 L", KA="1 1/h", A50="1000 mg")
+    (eta,) = mb.etas(eta_CL=0.09)
+    cl = mb.derive("CL", TVCL * sp.exp(eta), unit="L/h")
+    mb.ode(depot, -KA * depot)
+    mb.ode(central, KA * depot - cl / V * central)
+    mb.dosing(depot, F=1 / (1 + central / A50))
+    mb.output("CP", central / V, unit="mg/L")
+    mb.route("PO", depot)
+    mb.error("CP", proportional=0.1, additive=0.05)
+    model = mb.build()
+    with pytest.raises(EstimationError, match="depending on states"):
+        fit_individual(model, frame(), gradient="exact")
+    fit = fit_individual(model, frame())
     assert fit.gradient == "fd" and fit.success
