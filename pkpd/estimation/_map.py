@@ -478,18 +478,85 @@ class _Objective:
         return hess
 
 
+def _from_levels(cm: CompiledModel, events: Any, levels: Any,
+                 patient: Patient | Mapping[str, Any] | None,
+                 outputs: Mapping[Any, str] | None) -> tuple[pd.DataFrame, dict[Any, str] | None]:
+    """A one-subject NONMEM frame from a dose history and a table of levels, and the outputs
+    mapping of its DVID column."""
+    import pandas as pd
+
+    from ..patient import Patient
+    from ..simulation import _events_for
+    from ..units import convert
+
+    m = cm.model
+
+    def weight() -> np.ndarray | None:
+        p = Patient(**patient) if isinstance(patient, Mapping) else patient
+        wt = None if p is None else p.get("WT")
+        return None if wt is None else np.array([convert(wt, "kg", what="patient WT")])
+
+    table, _, _ = _events_for(cm, events, 1, weight)
+    if table.n_subjects != 1:
+        raise EstimationError(f"data: the dose history holds {table.n_subjects} subjects; "
+                              "fit_individual fits one")
+    lv = pd.DataFrame(levels)
+    lv.columns = [str(c).strip().upper() for c in lv.columns]
+    missing = [c for c in ("TIME", "DV") if c not in lv]
+    if missing:
+        raise EstimationError(f"levels: column(s) {', '.join(missing)} missing; levels need "
+                              "TIME and DV, optionally OUTPUT (the model output of each level), "
+                              "BLQ and LLOQ")
+    unknown = sorted(set(lv.columns) - {"TIME", "DV", "OUTPUT", "BLQ", "LLOQ"})
+    if unknown:
+        raise EstimationError(f"levels: unknown column(s) {', '.join(unknown)}; valid: TIME, DV, "
+                              "OUTPUT, BLQ, LLOQ")
+    times = np.array([convert(t, m.time_unit, what=f"levels TIME row {i + 1}")
+                      if not isinstance(t, int | float | np.number) else float(t)
+                      for i, t in enumerate(lv["TIME"])])
+    mapping = None
+    dvid = np.ones(len(lv))
+    if "OUTPUT" in lv:
+        if outputs is not None:
+            raise EstimationError("outputs= and an OUTPUT column of the levels both say which "
+                                  "output each level is; give one of them")
+        names = [str(o) for o in lv["OUTPUT"]]
+        bad = sorted({o for o in names if o not in cm.output_names})
+        if bad:
+            raise EstimationError(f"levels: OUTPUT {', '.join(bad)} not outputs of model "
+                                  f"'{m.name}'; valid: {', '.join(cm.output_names)}")
+        codes = {o: k + 1 for k, o in enumerate(dict.fromkeys(names))}
+        dvid = np.array([codes[o] for o in names], dtype=float)
+        mapping = {code: o for o, code in codes.items()}
+    doses = table.to_frame().assign(DV=np.nan, MDV=1, DVID=0.0)
+    obs = pd.DataFrame({"ID": doses["ID"].iloc[0] if len(doses) else 1, "TIME": times,
+                        "EVID": 0, "AMT": 0.0, "CMT": 1, "RATE": 0.0, "II": 0.0, "ADDL": 0,
+                        "SS": 0, "DV": pd.to_numeric(lv["DV"], errors="coerce").to_numpy(),
+                        "MDV": 0, "DVID": dvid})
+    for col in ("BLQ", "LLOQ"):
+        if col in lv:
+            obs[col] = lv[col].to_numpy()
+            doses[col] = 0 if col == "BLQ" else np.nan
+    frame = pd.concat([doses, obs], ignore_index=True)
+    frame = frame.sort_values("TIME", kind="stable").reset_index(drop=True)
+    return frame, mapping if mapping is not None else (dict(outputs) if outputs else None)
+
+
 def _read(model: Model | CompiledModel | str, data: Any) -> tuple[CompiledModel, NonmemData]:
+    import os
+
     import pandas as pd
 
     from ..io.nonmem import NonmemData, read_nonmem
     from ..simulation import _as_compiled
 
     cm = _as_compiled(model)
-    if isinstance(data, pd.DataFrame):
+    if isinstance(data, pd.DataFrame | str | os.PathLike):
         data = read_nonmem(data, model=cm.model)
     if not isinstance(data, NonmemData):
-        raise EstimationError(f"data: expected a NonmemData (pkpd.read_nonmem) or a DataFrame in "
-                              f"NONMEM format, got {type(data).__name__}")
+        raise EstimationError(f"data: expected a NonmemData (pkpd.read_nonmem), a DataFrame or "
+                              f"file in NONMEM format, or a dose history with levels=..., got "
+                              f"{type(data).__name__}")
     if data.events.n_subjects != 1:
         shown = ", ".join(str(i) for i in data.ids[:10])
         raise EstimationError(f"data: holds {data.events.n_subjects} subjects (ID {shown}"
@@ -627,11 +694,16 @@ class _Problem:
     objective: _Objective
 
 
-def _problem(model: Model | CompiledModel | str, data: NonmemData | pd.DataFrame, *,
+def _problem(model: Model | CompiledModel | str, data: Any, *,
              patient: Patient | Mapping[str, Any] | None, params: Mapping[str, Any] | None,
              outputs: Mapping[Any, str] | None, method: str, estimate: Sequence[str] | None,
-             lloq: float | str | None, gradient: str) -> _Problem:
+             lloq: float | str | None, gradient: str, levels: Any = None) -> _Problem:
     """Read and check everything :func:`fit_individual` is given; build the objective."""
+    if levels is not None:
+        from ..simulation import _as_compiled
+
+        model = _as_compiled(model)
+        data, outputs = _from_levels(model, data, levels, patient, outputs)
     cm, data = _read(model, data)
     m = cm.model
     omega = None if m.omega is None else np.asarray(m.omega, dtype=float)
@@ -678,8 +750,9 @@ def _problem(model: Model | CompiledModel | str, data: NonmemData | pd.DataFrame
 
 def fit_individual(
     model: Model | CompiledModel | str,
-    data: NonmemData | pd.DataFrame,
+    data: Any,
     *,
+    levels: pd.DataFrame | Mapping[str, Any] | None = None,
     patient: Patient | Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
     outputs: Mapping[Any, str] | None = None,
@@ -721,10 +794,17 @@ def fit_individual(
     Parameters
     ----------
     model : Model, CompiledModel or str
-    data : NonmemData or pandas.DataFrame
-        One subject's records in NONMEM format (a DataFrame is read with
+    data : NonmemData, pandas.DataFrame, path, or a dose history
+        One subject's records in NONMEM format (a DataFrame or CSV file is read with
         :func:`pkpd.read_nonmem`): its doses are the regimen, its observations (EVID 0,
-        MDV 0) the measured levels, its covariate columns the covariates.
+        MDV 0) the measured levels, its covariate columns the covariates. With ``levels``:
+        the doses given, as regimen text, a :class:`~pkpd.Regimen`, a
+        :class:`~pkpd.Dose` or an :class:`~pkpd.events.EventTable`.
+    levels : DataFrame or mapping of columns, optional
+        The measured levels when ``data`` is a dose history: ``TIME`` (model time unit, or
+        quantity strings such as ``"26 h"``) and ``DV`` (output units), optionally
+        ``OUTPUT`` (the model output of each level; default the first output, or ``outputs``),
+        ``BLQ`` and ``LLOQ`` (see ``lloq``).
     patient : Patient or mapping, optional
         Covariates not in the dataset (e.g. ``{"WT": "82 kg"}``); others take their defaults.
     params : mapping, optional
@@ -802,7 +882,8 @@ def fit_individual(
         raise EstimationError(f"gradient={gradient!r}; valid: 'auto' (exact where possible), "
                               "'exact' or 'fd' (finite differences)")
     problem = _problem(model, data, patient=patient, params=params, outputs=outputs,
-                       method=method, estimate=estimate, lloq=lloq, gradient=gradient)
+                       method=method, estimate=estimate, lloq=lloq, gradient=gradient,
+                       levels=levels)
     cm, data, m, obs, objective = (problem.cm, problem.data, problem.cm.model, problem.obs,
                                    problem.objective)
     names, prior, sens, events = problem.names, problem.prior, objective.sens, data.events

@@ -315,3 +315,29 @@ def test_no_observations_is_an_error(cm: CompiledModel) -> None:
 def test_bad_arguments_are_named(cm: CompiledModel, kwargs: dict, match: str) -> None:
     with pytest.raises(pkpd.EstimationError, match=match):
         fit_individual(cm, dataset(np.ones(4)), **kwargs)
+
+
+def test_dose_history_and_levels_give_the_same_fit(cm: CompiledModel,
+                                                   patient_levels: np.ndarray) -> None:
+    """A regimen and a table of levels is the same fit as the NONMEM records."""
+    ref = fit_individual(cm, dataset(patient_levels))
+    fit = fit_individual(cm, "500 mg PO q12h x 2",
+                         levels={"TIME": [f"{t} h" for t in SAMPLE_TIMES], "DV": patient_levels})
+    np.testing.assert_allclose(fitted(fit), fitted(ref), atol=1e-10)
+    assert fit.ofv == pytest.approx(ref.ofv, abs=1e-9)
+    named = fit_individual(cm, pkpd.Regimen.parse("500 mg PO q12h x 2"),
+                           levels=pd.DataFrame({"time": SAMPLE_TIMES, "dv": patient_levels,
+                                                "output": "CP"}))
+    np.testing.assert_allclose(fitted(named), fitted(ref), atol=1e-10)
+
+
+@pytest.mark.parametrize(("levels", "kwargs", "match"), [
+    ({"TIME": [2.0]}, {}, "DV missing"),
+    ({"TIME": [2.0], "DV": [1.0], "CONC": [1.0]}, {}, "unknown column"),
+    ({"TIME": [2.0], "DV": [1.0], "OUTPUT": ["AUC"]}, {}, "not outputs of model"),
+    ({"TIME": [2.0], "DV": [1.0], "OUTPUT": ["CP"]}, {"outputs": {1: "CP"}}, "give one"),
+    ({"TIME": ["2 kg"], "DV": [1.0]}, {}, "levels TIME row 1"),
+])
+def test_bad_levels_are_named(cm: CompiledModel, levels: dict, kwargs: dict, match: str) -> None:
+    with pytest.raises(pkpd.PkpdError, match=match):
+        fit_individual(cm, "500 mg PO", levels=levels, **kwargs)
