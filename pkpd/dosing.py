@@ -322,6 +322,7 @@ def optimise(
     seed: int | np.random.Generator | None = None,
     by: str = "predicted",
     posterior: str = "laplace",
+    start: Any = None,
 ) -> Recommendation:
     """Choose the regimen of a clinical grid that reaches an exposure target.
 
@@ -368,6 +369,11 @@ def optimise(
         of every candidate (ties: closest predicted metric to the middle, smaller daily dose).
     posterior : {"laplace", "sir", "mcmc"}
         How the posterior draws are made (:meth:`pkpd.FitResult.posterior`).
+    start : float, Quantity or str, optional
+        Continue the patient's treatment: each candidate begins at ``start`` after the dose
+        history of ``fit`` (:meth:`pkpd.FitResult.after_history`), and ``window`` is on the
+        history's clock (e.g. ``start="48 h"``, ``window=("120 h", "144 h")``). Default: each
+        candidate alone from time 0.
 
     Returns
     -------
@@ -395,6 +401,9 @@ def optimise(
                         "needs the patient's fit (fit=pkpd.fit_individual(...))")
     if by == "pta" and n == 0:
         raise DataError("optimise: by='pta' needs n > 0 posterior draws")
+    if start is not None and fit is None:
+        raise DataError("optimise: start= continues the dose history of a fit; give "
+                        "fit=pkpd.fit_individual(...)")
     names = _fields(template)
     if ("duration" in names) != (durations is not None):
         raise RegimenError(f"template {template!r}: durations= must be given exactly when the "
@@ -432,7 +441,14 @@ def optimise(
 
     def metric(text: str, values: Mapping[str, Any], k: int) -> np.ndarray:
         try:
-            ds = simulate(cm, text, _rows(covs, k) or None, params=_rows(values, k) or None,
+            events: Any = text
+            given = covs
+            if start is not None:
+                assert fit is not None
+                history = fit.after_history(text, start)
+                events = history.repeat(k)
+                given = {c: v for c, v in covs.items() if c not in history.cov_names}
+            ds = simulate(cm, events, _rows(given, k) or None, params=_rows(values, k) or None,
                           times=times, auc=[out_name] if isinstance(target, AUC) else False)
         except RegimenError as exc:
             raise RegimenError(f"candidate {text!r}: {exc}") from None

@@ -295,6 +295,57 @@ class EventTable:
                    addl=cat("addl"), ss=cat("ss"), cov=cat("cov"), cov_names=first.cov_names,
                    cov_interp=first.cov_interp, output=cat("output"))
 
+    def repeat(self, k: int) -> EventTable:
+        """The records of this one-subject table as ``k`` identical subjects (ids 1..k)."""
+        if self.n_subjects != 1:
+            raise DataError(f"EventTable.repeat: needs one subject, the table has "
+                            f"{self.n_subjects}")
+        n = self.n_records
+        return EventTable(
+            ids=np.arange(1, k + 1), offsets=np.arange(k + 1) * n,
+            **{a: np.tile(getattr(self, a), k) for a in
+               ("time", "evid", "amt", "cmt", "rate", "ii", "addl", "ss", "output")},
+            cov=np.tile(self.cov, (k, 1)), cov_names=self.cov_names, cov_interp=self.cov_interp)
+
+    def followed_by(self, other: EventTable, start: float) -> EventTable:
+        """One subject's dose history, then the records of ``other`` from time ``start``.
+
+        The doses of this table (records with EVID 1-4; observations are dropped) come first;
+        the records of the one-subject table ``other`` (e.g. a regimen's) follow, their times
+        shifted by ``start`` (model time unit). Covariates of this table keep their last
+        values on the new records.
+
+        Raises
+        ------
+        DataError
+            If either table has more than one subject, ``other`` has covariates of its own,
+            or ``start`` comes before the last dose of the history (ADDL doses included).
+        """
+        if self.n_subjects != 1 or other.n_subjects != 1:
+            raise DataError("EventTable.followed_by: both tables must hold one subject")
+        if other.cov_names:
+            raise DataError(f"EventTable.followed_by: the new records carry covariates "
+                            f"({', '.join(other.cov_names)}); they take the history's values")
+        dose = self.evid != 0
+        last = float(np.max(self.time[dose] + self.addl[dose] * self.ii[dose], initial=-np.inf))
+        if not np.isfinite(start) or start < last:
+            raise DataError(f"start = {start:g} is before the last dose of the history (at "
+                            f"{last:g}, ADDL included); the new regimen must start after it")
+        n_new = other.n_records
+        cov_last = self.cov[-1:] if self.n_records else np.zeros((1, len(self.cov_names)))
+
+        def cat(name: str, shift: float = 0.0) -> np.ndarray:
+            return np.concatenate([getattr(self, name)[dose], getattr(other, name) + shift])
+
+        n = int(dose.sum()) + n_new
+        return EventTable(
+            ids=self.ids[:1], offsets=np.array([0, n]), time=cat("time", start),
+            evid=cat("evid"), amt=cat("amt"), cmt=cat("cmt"), rate=cat("rate"), ii=cat("ii"),
+            addl=cat("addl"), ss=cat("ss"),
+            output=np.concatenate([np.zeros(int(dose.sum()), bool), other.output]),
+            cov=np.concatenate([self.cov[dose], np.repeat(cov_last, n_new, axis=0)]),
+            cov_names=self.cov_names, cov_interp=self.cov_interp)
+
     def to_frame(self) -> pd.DataFrame:
         """The records as a DataFrame with NONMEM columns ID TIME EVID AMT CMT RATE II ADDL SS
         followed by one column per covariate."""

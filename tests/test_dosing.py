@@ -157,3 +157,20 @@ def test_individual_prediction_and_pta(cm: CompiledModel, fit: pkpd.FitResult) -
                        times=[216.0, 240.0], auc=True)
     auc24 = exposure(ds["CP"], start=216.0, end=240.0, accumulator=ds["AUC_CP"])["auc"]
     assert sir.pta == pytest.approx(float(target_attainment(auc24, above=400, below=600)))
+
+
+def test_continuing_the_history(cm: CompiledModel, fit: pkpd.FitResult) -> None:
+    """start=: each candidate follows the fitted doses (500 mg PO at 0 and 12 h); its AUC24
+    is that of the whole treatment written as one regimen, simulated independently."""
+    doses = dose_grid("500 mg", "2000 mg", "500 mg")
+    rec = optimise(cm, AUC(400, 600), template="{dose} PO every {interval} for 10 days",
+                   window=("240 h", "264 h"), doses=doses, intervals=("12 h", "24 h"), fit=fit,
+                   start="24 h")
+    whole = pkpd.Regimen.parse("500 mg PO q12h x 2").then(
+        pkpd.Regimen.parse(rec.regimen_text), after="12 h")
+    ds = pkpd.simulate(cm, whole, params={k: [v] for k, v in fit.etas.items()},
+                       times=[240.0, 264.0], auc=True)
+    auc24 = float(ds["AUC_CP"][0, 1] - ds["AUC_CP"][0, 0])
+    assert rec.predicted == pytest.approx(auc24, rel=1e-9)
+    with pytest.raises(pkpd.DataError, match="continues the dose history of a fit"):
+        optimise(cm, AUC(400, 600), template=TEMPLATE, window=WINDOW, start="24 h")

@@ -315,3 +315,29 @@ def test_then_starts_one_interval_after_last_dose(n1, tau, n2):
     expected = [tau * k for k in range(n1)] + [tau * n1 + 24 * k for k in range(n2)]
     assert times == pytest.approx(sorted(expected))
     assert math.isclose(ev.time[1], tau * n1)
+
+
+def test_history_followed_by_a_regimen() -> None:
+    history = EventTable(ids=np.array([7]), offsets=np.array([0, 3]),
+                         time=np.array([0.0, 2.0, 12.0]), evid=np.array([1, 0, 1]),
+                         amt=np.array([100.0, 0.0, 100.0]), cmt=np.array([1, 2, 1]),
+                         rate=np.zeros(3), ii=np.zeros(3), addl=np.zeros(3, int),
+                         ss=np.zeros(3, int), cov=np.array([[70.0], [71.0], [72.0]]),
+                         cov_names=("WT",))
+    new = EventTable(ids=np.array([1]), offsets=np.array([0, 2]), time=np.array([0.0, 24.0]),
+                     evid=np.array([1, 1]), amt=np.array([50.0, 50.0]), cmt=np.array([1, 1]),
+                     rate=np.zeros(2), ii=np.zeros(2), addl=np.zeros(2, int),
+                     ss=np.zeros(2, int))
+    both = history.followed_by(new, 24.0)
+    np.testing.assert_array_equal(both.time, [0.0, 12.0, 24.0, 48.0])   # the level is dropped
+    np.testing.assert_array_equal(both.amt, [100.0, 100.0, 50.0, 50.0])
+    np.testing.assert_array_equal(both.cov[:, 0], [70.0, 72.0, 72.0, 72.0])  # LOCF
+    assert list(both.ids) == [7] and not both.output.any()
+    many = both.repeat(3)
+    assert many.n_subjects == 3 and many.n_records == 12 and list(many.ids) == [1, 2, 3]
+    with pytest.raises(DataError, match="before the last dose of the history"):
+        history.followed_by(new, 11.0)
+    with pytest.raises(DataError, match="needs one subject"):
+        many.repeat(2)
+    with pytest.raises(DataError, match="both tables must hold one subject"):
+        many.followed_by(new, 30.0)

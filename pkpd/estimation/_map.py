@@ -105,18 +105,53 @@ class FitResult:
     _objective: Any = field(default=None, repr=False)
     _model: Any = field(default=None, repr=False)
     _covariates: dict[str, float] = field(default_factory=dict, repr=False)
+    _history: Any = field(default=None, repr=False)
 
-    def predict(self, events: Any, *, times: Any, n: int = 1000, method: str = "laplace",
-                seed: int | np.random.Generator | None = None, level: float = 0.90,
-                outputs: Sequence[str] | None = None) -> xr.Dataset:
+    def after_history(self, events: Any, start: Any) -> EventTable:
+        """The patient's dose history (from the fitted data) followed by ``events`` from time
+        ``start``: one subject's records, ready for :func:`pkpd.simulate`.
+
+        Parameters
+        ----------
+        events : Regimen, str, Dose or EventTable
+            The new regimen; its time 0 becomes ``start``.
+        start : float, Quantity or str
+            When the new regimen begins (model time unit for numbers), at or after the last
+            dose of the history.
+
+        Raises
+        ------
+        EstimationError
+            If the fit does not carry its data.
+        DataError
+            If ``start`` is before the last dose of the history.
+        """
+        from ..simulation import _events_for
+        from ..units import convert
+
+        if self._model is None or self._history is None:
+            raise EstimationError("after_history: this FitResult does not carry its data")
+        wt = self._covariates.get("WT")
+        new, _, _ = _events_for(self._model, events, 1,
+                                lambda: None if wt is None else np.array([wt]))
+        t0 = convert(start, self._model.model.time_unit, what="start")
+        return self._history.followed_by(new, t0)
+
+    def predict(self, events: Any, *, times: Any, start: Any = None, n: int = 1000,
+                method: str = "laplace", seed: int | np.random.Generator | None = None,
+                level: float = 0.90, outputs: Sequence[str] | None = None) -> xr.Dataset:
         """The patient's predictions for any regimen: at the estimates, with a posterior band.
 
         Parameters
         ----------
         events : Regimen, str, Dose or EventTable
-            The regimen, e.g. ``"1000 mg IV over 1 h q12h x 10"`` (time 0 is its first dose).
+            The regimen, e.g. ``"1000 mg IV over 1 h q12h x 10"``.
         times : array, Quantity or str
             Output times, e.g. ``"0..120 h by 0.5 h"``.
+        start : float, Quantity or str, optional
+            Continue the patient's dose history: the regimen begins at ``start`` after the
+            doses of the fitted data (:meth:`after_history`), and ``times`` are on the
+            history's clock. Default: the regimen alone, from time 0.
         n : int
             Posterior draws for the band (0: no band).
         method : {"laplace", "sir", "mcmc"}
@@ -137,20 +172,28 @@ class FitResult:
         Notes
         -----
         The patient's covariates are those of the fit (``patient=`` and, for covariates in
-        the dataset, their values at its last record).
+        the dataset, their values at its last record; with ``start``, the dataset's values
+        over the history).
         """
         from ..results import prediction_interval
         from ..simulation import simulate
 
         if self._model is None:
             raise EstimationError("predict: this FitResult does not carry its model")
-        point = {k: [v] for k, v in {**self._covariates, **self.fixed, **self.etas}.items()}
-        ds = simulate(self._model, events, params=point, times=times, outputs=outputs)
-        ds = ds.squeeze("id", drop=True)
+        covariates = dict(self._covariates)
+        if start is not None:
+            events = self.after_history(events, start)
+            covariates = {k: v for k, v in covariates.items() if k not in events.cov_names}
+
+        def run(values: dict[str, Any], k: int) -> xr.Dataset:
+            ev = events.repeat(k) if start is not None else events
+            return simulate(self._model, ev, params=values, times=times, outputs=outputs)
+
+        point = {k: [v] for k, v in {**covariates, **self.fixed, **self.etas}.items()}
+        ds = run(point, 1).squeeze("id", drop=True)
         if n:
             draws = self.sample(n, seed, method=method)
-            params = {k: np.full(int(n), v) for k, v in self._covariates.items()} | draws
-            many = simulate(self._model, events, params=params, times=times, outputs=outputs)
+            many = run({k: np.full(int(n), v) for k, v in covariates.items()} | draws, int(n))
             for name in list(ds.data_vars):
                 band = prediction_interval(many[name], level=level, dim="id")
                 band.attrs = dict(many[name].attrs, long_name=f"{name}, {level:.0%} posterior "
@@ -297,15 +340,7 @@ class _Objective:
     def _tile(self, k: int) -> EventTable:
         tab = self._tiled.get(k)
         if tab is None:
-            from ..events import EventTable
-
-            t, n = self.table, self.table.n_records
-            tab = EventTable(
-                ids=np.arange(1, k + 1), offsets=np.arange(k + 1) * n,
-                **{a: np.tile(getattr(t, a), k) for a in
-                   ("time", "evid", "amt", "cmt", "rate", "ii", "addl", "ss", "output")},
-                cov=np.tile(t.cov, (k, 1)), cov_names=t.cov_names, cov_interp=t.cov_interp)
-            self._tiled[k] = tab
+            tab = self._tiled[k] = self.table.repeat(k)
         return tab
 
     def _simulate(self, cm: CompiledModel, etas: np.ndarray, outputs: list[str]
@@ -957,4 +992,4 @@ def fit_individual(
         n_evaluations=objective.n_evaluations, n_simulations=objective.n_simulations,
         elapsed=_time.perf_counter() - start, fixed=given,
         gradient="exact" if sens is not None else "fd", _objective=objective, _model=cm,
-        _covariates=covariates)
+        _covariates=covariates, _history=events)

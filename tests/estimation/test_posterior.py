@@ -131,3 +131,19 @@ def test_predict_a_new_regimen(fit) -> None:
     np.testing.assert_allclose(band.sel(quantile=0.05), np.quantile(c, 0.05, axis=0), rtol=1e-7)
     np.testing.assert_allclose(band.sel(quantile=0.95), np.quantile(c, 0.95, axis=0), rtol=1e-7)
     assert "C_band" not in fit.predict("500 mg IV", times=t, n=0)
+
+
+def test_predict_continues_the_dose_history(fit) -> None:
+    """With start=, the fitted dose (1000 mg at 0 h) is followed by the new regimen: the same
+    prediction as the whole history written as one regimen (closed form here)."""
+    t = np.linspace(0.5, 60.0, 50)
+    ds = fit.predict("500 mg IV q24h x 2", times=t, start="12 h", n=0)
+    cl, v = CL * np.exp(fit.etas["eta_CL"]), V * np.exp(fit.etas["eta_V"])
+    k = cl / v
+    c = sum(amt / v * np.where(t >= t0, np.exp(-k * (t - t0)), 0.0)
+            for amt, t0 in ((DOSE, 0.0), (500.0, 12.0), (500.0, 36.0)))
+    np.testing.assert_allclose(ds["C"].to_numpy(), c, rtol=1e-8)
+    banded = fit.predict("500 mg IV q24h x 2", times=t, start="12 h", n=50, seed=1)
+    assert banded["C_band"].shape == (3, len(t))
+    with pytest.raises(pkpd.DataError, match="before the last dose of the history"):
+        fit.predict("500 mg IV", times=t, start=-1.0, n=0)
