@@ -107,6 +107,32 @@ class FitResult:
     _covariates: dict[str, float] = field(default_factory=dict, repr=False)
     _history: Any = field(default=None, repr=False)
 
+    def summary(self, level: float = 0.90) -> pd.DataFrame:
+        """One row per estimated eta: the estimate, its posterior SD, the Laplace interval
+        (``level``) and the posterior/prior SD ratio; and the individual parameters.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: the etas; columns ``estimate, se, lower, upper, sd_ratio``. The individual
+            parameters are in ``.attrs["individual"]``.
+        """
+        import pandas as pd
+        from scipy.stats import norm
+
+        if not 0.0 < level < 1.0:
+            raise EstimationError(f"summary: level {level!r} must be in (0, 1)")
+        z = float(norm.ppf(0.5 + level / 2))
+        names = list(self.etas)
+        est = np.array([self.etas[e] for e in names])
+        se = np.array([self.se[e] for e in names])
+        table = pd.DataFrame({"estimate": est, "se": se, "lower": est - z * se,
+                              "upper": est + z * se,
+                              "sd_ratio": [self.shrinkage[e] for e in names]}, index=names)
+        table.attrs["individual"] = dict(self.individual)
+        table.attrs["level"] = level
+        return table
+
     def after_history(self, events: Any, start: Any) -> EventTable:
         """The patient's dose history (from the fitted data) followed by ``events`` from time
         ``start``: one subject's records, ready for :func:`pkpd.simulate`.

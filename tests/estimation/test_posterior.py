@@ -147,3 +147,14 @@ def test_predict_continues_the_dose_history(fit) -> None:
     assert banded["C_band"].shape == (3, len(t))
     with pytest.raises(pkpd.DataError, match="before the last dose of the history"):
         fit.predict("500 mg IV", times=t, start=-1.0, n=0)
+
+
+def test_summary_table(fit) -> None:
+    table = fit.summary(level=0.9)
+    assert list(table.index) == ["eta_CL", "eta_V"]
+    row = table.loc["eta_CL"]
+    assert row["estimate"] == fit.etas["eta_CL"] and row["se"] == fit.se["eta_CL"]
+    assert row["upper"] - row["estimate"] == pytest.approx(1.6448536 * fit.se["eta_CL"])
+    assert table.attrs["individual"]["CL"] == pytest.approx(CL * np.exp(fit.etas["eta_CL"]))
+    with pytest.raises(EstimationError, match="level"):
+        fit.summary(level=1.5)
