@@ -54,6 +54,8 @@ _LAZY: dict[str, str] = {
     "fit_individual": "pkpd.estimation",
     "FitResult": "pkpd.estimation",
     "PosteriorSample": "pkpd.estimation",
+    "SubjectFits": "pkpd.estimation",
+    "fit_subjects": "pkpd.estimation",
     "Population": "pkpd.population",
     "prediction_interval": "pkpd.results",
     "simulate_to_zarr": "pkpd.scale",
@@ -97,7 +99,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .codegen import compile_model as compile_model
     from .estimation import FitResult as FitResult
     from .estimation import PosteriorSample as PosteriorSample
+    from .estimation import SubjectFits as SubjectFits
     from .estimation import fit_individual as fit_individual
+    from .estimation import fit_subjects as fit_subjects
     from .events import Dose as Dose
     from .events import EventTable as EventTable
     from .events import Regimen as Regimen

@@ -11,7 +11,7 @@ with a posterior band.
 
 from __future__ import annotations
 
-from ._map import FitResult, fit_individual
+from ._map import FitResult, SubjectFits, fit_individual, fit_subjects
 from ._posterior import PosteriorSample
 
-__all__ = ["FitResult", "PosteriorSample", "fit_individual"]
+__all__ = ["FitResult", "PosteriorSample", "SubjectFits", "fit_individual", "fit_subjects"]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..model import Model
     from ..patient import Patient
 
-__all__ = ["FitResult", "fit_individual"]
+__all__ = ["FitResult", "SubjectFits", "fit_individual", "fit_subjects"]
 
 #: Tolerances of every simulation made by a fit (tight, so that finite differences are smooth).
 RTOL, ATOL = 1e-8, 1e-10
@@ -1019,3 +1019,92 @@ def fit_individual(
         elapsed=_time.perf_counter() - start, fixed=given,
         gradient="exact" if sens is not None else "fd", _objective=objective, _model=cm,
         _covariates=covariates, _history=events)
+
+
+@dataclass(frozen=True, eq=False)
+class SubjectFits:
+    """The individual fits of every subject of a dataset (see :func:`fit_subjects`).
+
+    Attributes
+    ----------
+    results : dict
+        Subject ID -> :class:`FitResult` (or the :class:`~pkpd.errors.PkpdError` raised for
+        that subject, with ``check=False``).
+    table : pandas.DataFrame
+        One row per subject: ``ID, success, ofv, n_obs``, then per eta its estimate and
+        ``se_<eta>``, then the individual parameters.
+    shrinkage : dict of str to float
+        Population eta shrinkage, ``1 - SD(eta estimates) / sqrt(omega)`` over the fitted
+        subjects (MAP only; NaN where the model has no omega): near 0 the levels inform the
+        etas, near 1 the estimates stay at the prior mean.
+    """
+
+    results: dict[Any, Any]
+    table: pd.DataFrame
+    shrinkage: dict[str, float]
+
+
+def fit_subjects(model: Model | CompiledModel | str, data: NonmemData | pd.DataFrame | str,
+                 *, check: bool = True, **options: Any) -> SubjectFits:
+    """Fit every subject of a dataset with :func:`fit_individual` (same ``options``).
+
+    Parameters
+    ----------
+    model : Model, CompiledModel or str
+    data : NonmemData, pandas.DataFrame or path
+        A NONMEM-format dataset with any number of subjects.
+    check : bool
+        Raise at the first subject that fails (default); with False, record the error or the
+        unconverged result and go on.
+    **options
+        Passed to :func:`fit_individual` (``method``, ``outputs``, ``lloq``, ``estimate``,
+        ``params``, ``gradient``; not ``patient``: covariates come from the dataset).
+
+    Returns
+    -------
+    SubjectFits
+    """
+    import os
+
+    import pandas as pd
+
+    from ..errors import PkpdError
+    from ..io.nonmem import read_nonmem
+    from ..simulation import _as_compiled
+
+    if "patient" in options or "levels" in options:
+        raise EstimationError("fit_subjects: covariates and levels come from the dataset; "
+                              "patient= and levels= are for fit_individual")
+    cm = _as_compiled(model)
+    if isinstance(data, pd.DataFrame | str | os.PathLike):
+        data = read_nonmem(data, model=cm.model)
+    results: dict[Any, Any] = {}
+    rows = []
+    for ident in data.ids:
+        try:
+            fit = fit_individual(cm, data.subject(ident), check=check, **options)
+        except PkpdError as exc:
+            if check:
+                raise EstimationError(f"subject {ident}: {exc}") from exc
+            results[ident] = exc
+            rows.append({"ID": ident, "success": False})
+            continue
+        results[ident] = fit
+        row: dict[str, Any] = {"ID": ident, "success": fit.success, "ofv": fit.ofv,
+                               "n_obs": len(fit.predictions)}
+        row.update(fit.etas)
+        row.update({f"se_{e}": v for e, v in fit.se.items()})
+        row.update(fit.individual)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    m = cm.model
+    shrinkage: dict[str, float] = {}
+    for i, e in enumerate(m.etas):
+        if e not in table:
+            continue
+        ok = table["success"].astype(bool)
+        sd = float(table.loc[ok, e].std(ddof=1)) if ok.sum() > 1 else float("nan")
+        omega = float(m.omega[i, i]) if m.omega is not None else float("nan")
+        map_fit = options.get("method", "map") == "map"
+        shrinkage[e] = 1.0 - sd / np.sqrt(omega) if map_fit and omega > 0 else float("nan")
+    return SubjectFits(results, table, shrinkage)

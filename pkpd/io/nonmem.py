@@ -70,6 +70,27 @@ class NonmemData:
     ids: np.ndarray
     covariate_names: tuple[str, ...]
 
+    def subject(self, id: Any) -> NonmemData:
+        """The records of the subject with identifier ``id`` as a one-subject dataset.
+
+        Raises
+        ------
+        DataError
+            If no subject has that identifier.
+        """
+        where = np.flatnonzero(np.asarray(self.ids == id, dtype=bool))
+        if not len(where):
+            shown = ", ".join(str(i) for i in self.ids[:10])
+            raise DataError(f"no subject with ID {id!r}; IDs: {shown}"
+                            f"{', ...' if len(self.ids) > 10 else ''}")
+        pos = int(where[0])
+        return NonmemData(
+            frame=self.frame[self.frame["ID"] == id].reset_index(drop=True),
+            events=self.events.subject(pos),
+            observations=self.observations[self.observations["ID"] == id].reset_index(
+                drop=True),
+            ids=self.ids[pos:pos + 1], covariate_names=self.covariate_names)
+
     def __repr__(self) -> str:
         return (f"NonmemData(n_subjects={self.events.n_subjects}, "
                 f"n_records={self.events.n_records}, n_observations={len(self.observations)}, "

@@ -341,3 +341,21 @@ def test_dose_history_and_levels_give_the_same_fit(cm: CompiledModel,
 def test_bad_levels_are_named(cm: CompiledModel, levels: dict, kwargs: dict, match: str) -> None:
     with pytest.raises(pkpd.PkpdError, match=match):
         fit_individual(cm, "500 mg PO", levels=levels, **kwargs)
+
+
+def test_fit_subjects_fits_each_subject_of_a_dataset(cm: CompiledModel) -> None:
+    rng = np.random.default_rng(11)
+    etas = rng.multivariate_normal(np.zeros(5), OMEGA, size=6)
+    frame = pd.concat([dataset(noisy_levels(reference_cp(e), rng), ident=i + 1)
+                       for i, e in enumerate(etas)], ignore_index=True)
+    fits = pkpd.fit_subjects(cm, frame)
+    assert list(fits.table["ID"]) == [1, 2, 3, 4, 5, 6] and fits.table["success"].all()
+    one = fit_individual(cm, frame[frame.ID == 4])
+    np.testing.assert_allclose(fitted(fits.results[4]), fitted(one), atol=1e-12)
+    assert fits.table.loc[3, "eta_CL"] == pytest.approx(one.etas["eta_CL"])
+    sd = fits.table["eta_CL"].std(ddof=1)
+    assert fits.shrinkage["eta_CL"] == pytest.approx(1 - sd / np.sqrt(OMEGA[1, 1]))
+    ml = pkpd.fit_subjects(cm, frame, method="ml", estimate=["eta_CL", "eta_V1"], check=False)
+    assert np.isnan(ml.shrinkage["eta_CL"]) and "eta_KA" not in ml.table
+    with pytest.raises(pkpd.EstimationError, match="come from the dataset"):
+        pkpd.fit_subjects(cm, frame, patient={"WT": 70})

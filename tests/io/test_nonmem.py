@@ -273,3 +273,15 @@ def test_warfarin_observations_keep_their_output_ids(shared_dir) -> None:
     obs = data.observations
     assert set(obs["DVID"]) == {1, 2}
     assert (obs["DVID"] == 1).sum() == 251 and (obs["DVID"] == 2).sum() == 232
+
+
+def test_subject_selects_one_subject(shared_dir):
+    warf = read_nonmem(shared_dir / "data/warfarin.csv")
+    one = warf.subject(12)
+    raw = warf.frame[warf.frame.ID == 12]
+    assert list(one.ids) == [12] and one.events.n_subjects == 1
+    assert one.events.n_records == len(raw)
+    np.testing.assert_array_equal(one.events.time, raw["TIME"].to_numpy())
+    assert len(one.observations) == int((warf.observations.ID == 12).sum())
+    with pytest.raises(DataError, match="no subject with ID 11"):
+        warf.subject(11)          # the dataset has no subject 11
