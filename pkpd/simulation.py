@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -419,8 +419,6 @@ def _plan(model: Model | CompiledModel | str, events: Any, patients: Any, *, par
     # those), filled forward (LOCF) where output records are inserted
     keep = cov_idx + ([table.cov_names.index(occasions)] if occ_column else [])
     if keep != list(range(len(table.cov_names))):
-        from dataclasses import replace
-
         table = replace(table, cov=np.ascontiguousarray(table.cov[:, keep]),
                         cov_names=tuple(table.cov_names[i] for i in keep),
                         cov_interp=tuple("locf" if occ_column and i == keep[-1] else
@@ -453,8 +451,6 @@ def _plan(model: Model | CompiledModel | str, events: Any, patients: Any, *, par
     shared = not is_dataset and table.n_subjects == 1   # one regimen lowered for everyone
     prep = engine.prepare(table, out_times, n_subjects=n_run if shared else None)
     if not shared and n_smp > 1:
-        from dataclasses import replace
-
         n_t = len(out_times)
         s_of = np.repeat(np.arange(n_sub), n_smp)
         prep = replace(prep, subj_lo=np.repeat(prep.subj_lo, n_smp),

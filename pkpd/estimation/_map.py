@@ -325,7 +325,7 @@ class _Observations:
     lloq: np.ndarray         # NaN where not censored
 
 
-_SENSITIVITY_MODELS: dict[tuple[str, tuple[str, ...]], CompiledModel] = {}
+_SENSITIVITY_MODELS: dict[tuple[str, tuple[str, ...]], CompiledModel | None] = {}
 
 
 def _sensitivity_model(cm: CompiledModel, names: Sequence[str]) -> CompiledModel | None:
@@ -340,7 +340,7 @@ def _sensitivity_model(cm: CompiledModel, names: Sequence[str]) -> CompiledModel
         try:
             _SENSITIVITY_MODELS[key] = compile_model(with_sensitivities(cm.model, names))
         except ModelError:
-            return None
+            _SENSITIVITY_MODELS[key] = None
     return _SENSITIVITY_MODELS[key]
 
 
@@ -432,19 +432,25 @@ class _Objective:
         return np.where(o.expo, o.add, np.where(o.sd_sum, o.add + prop,
                                                 np.sqrt(o.add * o.add + prop * prop)))
 
+    def _scaled(self, f: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(sd, prediction, level, LLOQ) on the scale of the error model: logarithms for
+        exponential error (the level is 1 where censored, the LLOQ 1 where not)."""
+        o = self.obs
+        sd = self.sd(f)
+        fx = np.where(o.expo, np.log(f), f)
+        yx = np.where(o.expo, np.log(np.where(o.censored, 1.0, o.dv)), o.dv)
+        lx = np.where(o.expo, np.log(np.where(o.censored, o.lloq, 1.0)), o.lloq)
+        return sd, fx, yx, lx
+
     def terms(self, f: np.ndarray) -> np.ndarray:
         """Contribution of each observation to the objective, shape of ``f``."""
         from scipy.special import log_ndtr
 
-        o = self.obs
         with np.errstate(divide="ignore", invalid="ignore"):
-            sd = self.sd(f)
-            fx = np.where(o.expo, np.log(f), f)
-            yx = np.where(o.expo, np.log(np.where(o.censored, 1.0, o.dv)), o.dv)
-            lx = np.where(o.expo, np.log(np.where(o.censored, o.lloq, 1.0)), o.lloq)
+            sd, fx, yx, lx = self._scaled(f)
             observed = ((yx - fx) / sd) ** 2 + 2.0 * np.log(sd)
             censored = -2.0 * log_ndtr((lx - fx) / sd)
-            out = np.where(o.censored, censored, observed)
+            out = np.where(self.obs.censored, censored, observed)
         return np.where(np.isnan(out), np.inf, out)
 
     def d_terms(self, f: np.ndarray) -> np.ndarray:
@@ -453,16 +459,10 @@ class _Objective:
 
         o = self.obs
         with np.errstate(divide="ignore", invalid="ignore"):
-            sd = self.sd(f)
-            if np.any(o.prop > 0):
-                d_sd = np.where(o.sd_sum, o.prop * np.sign(f), o.prop * o.prop * f / sd)
-                d_sd = np.where(o.expo, 0.0, d_sd)
-            else:
-                d_sd = np.zeros_like(f)
-            fx = np.where(o.expo, np.log(f), f)
+            sd, fx, yx, lx = self._scaled(f)
+            d_sd = np.where(o.expo | (o.prop == 0), 0.0,
+                            np.where(o.sd_sum, o.prop * np.sign(f), o.prop * o.prop * f / sd))
             d_fx = np.where(o.expo, 1.0 / f, 1.0)
-            yx = np.where(o.expo, np.log(np.where(o.censored, 1.0, o.dv)), o.dv)
-            lx = np.where(o.expo, np.log(np.where(o.censored, o.lloq, 1.0)), o.lloq)
             r = yx - fx
             observed = -2.0 * r * d_fx / sd**2 + (2.0 / sd - 2.0 * r * r / sd**3) * d_sd
             z = (lx - fx) / sd
@@ -470,8 +470,7 @@ class _Objective:
             # -2 d log Phi(z) = -2 phi(z) / Phi(z) dz, the ratio on the log scale (stable)
             mills = np.exp(-0.5 * z * z - 0.5 * np.log(2 * np.pi) - log_ndtr(z))
             censored = -2.0 * mills * dz
-            out = np.where(o.censored, censored, observed)
-        return out
+            return np.where(o.censored, censored, observed)
 
     def __call__(self, etas: np.ndarray) -> np.ndarray:
         """Objective of each row of ``etas`` (inf where a prediction is not usable)."""
