@@ -103,6 +103,9 @@ def test_map_matches_brute_force_nelder_mead(cm: CompiledModel, patient_levels: 
                             "maxfev": 20_000, "adaptive": True})
     assert ref.success, ref.message
     np.testing.assert_allclose(fitted(fit), ref.x, atol=1e-4)
+    # and scipy's BFGS with its own numerical gradient on the same scipy-solved objective
+    bfgs = minimize(reference_objective, np.zeros(5), args=(patient_levels,), method="BFGS")
+    np.testing.assert_allclose(fitted(fit), bfgs.x, atol=1e-4)
     # the objectives differ by the constant n log(2 pi) only where both omit it: here neither
     assert fit.ofv == pytest.approx(ref.fun, abs=1e-6)
     # Laplace covariance: inverse of half a central-difference Hessian of the reference
