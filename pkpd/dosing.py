@@ -436,7 +436,7 @@ def optimise(
     q_doses = [parse_quantity(d, what=f"dose {d!r}") for d in doses]
     d_unit = q_doses[0].units
     fixed = {**(params or {}), **(fit.fixed if fit is not None else {}),
-             **(fit.etas if fit is not None else {})}
+             **(fit.model_etas if fit is not None else {})}
     covs = _patient_columns(cm, patient)
 
     def metric(text: str, values: Mapping[str, Any], k: int) -> np.ndarray:

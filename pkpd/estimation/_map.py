@@ -107,6 +107,13 @@ class FitResult:
     _covariates: dict[str, float] = field(default_factory=dict, repr=False)
     _history: Any = field(default=None, repr=False)
 
+    @property
+    def model_etas(self) -> dict[str, float]:
+        """The estimated etas that are parameters of the model: all of :attr:`etas` but the
+        per-occasion estimates (``<eta>[<k>]``, with ``occasions=``), whose future occasions
+        are unknown (0)."""
+        return {e: v for e, v in self.etas.items() if "[" not in e}
+
     def summary(self, level: float = 0.90) -> pd.DataFrame:
         """One row per estimated eta: the estimate, its posterior SD, the Laplace interval
         (``level``) and the posterior/prior SD ratio; and the individual parameters.
@@ -215,7 +222,7 @@ class FitResult:
             ev = events.repeat(k) if start is not None else events
             return simulate(self._model, ev, params=values, times=times, outputs=outputs)
 
-        point = {k: [v] for k, v in {**covariates, **self.fixed, **self.etas}.items()}
+        point = {k: [v] for k, v in {**covariates, **self.fixed, **self.model_etas}.items()}
         ds = run(point, 1).squeeze("id", drop=True)
         if n:
             draws = self.sample(n, seed, method=method)
@@ -305,7 +312,8 @@ class FitResult:
                 draws, diagnostics = metropolis(self._objective, mode, cov, n, rng, names,
                                                 chains=chains, burn=burn, thin=thin)
         params = {name: np.full(n, value) for name, value in self.fixed.items()}
-        params.update({e: draws[:, i].copy() for i, e in enumerate(names)})
+        params.update({e: draws[:, i].copy() for i, e in enumerate(names)
+                       if e in self.model_etas})
         return PosteriorSample(method, pd.DataFrame(draws, columns=names), params, diagnostics)
 
 
@@ -354,14 +362,26 @@ class _Objective:
 
     def __init__(self, cm: CompiledModel, table: EventTable, obs: _Observations,
                  base: dict[str, float], names: list[str], precision: np.ndarray | None,
-                 sens: CompiledModel | None = None) -> None:
+                 sens: CompiledModel | None = None, occasions: Any = None,
+                 per_occasion: Sequence[str] = ()) -> None:
         self.cm, self.table, self.obs = cm, table, obs
         self.base, self.names, self.precision = base, names, precision
         self.sens = sens
+        self.occasions = occasions
+        # etas in q slots, then the between-occasion etas estimated occasion by occasion
+        # (columns after those: occasion-major, in the order of ``per_occasion``)
+        self._slots = [(j, cm.layout.index(e)) for j, e in enumerate(names)
+                       if e in cm.layout.names]
+        self._per_occasion = [cm.model.occasion_etas.index(e) for e in per_occasion]
         self.n_evaluations = 0
         self.n_simulations = 0
         self._tiled: dict[int, EventTable] = {}
         self._plans: dict[tuple[str, int], Any] = {}
+
+    def n_occasions(self) -> int:
+        """Occasions of the subject's records (1 without between-occasion etas)."""
+        occ = self._plan(self.cm, 1).occ_args.get("occasion")
+        return 1 if occ is None else int(occ.max()) + 1
 
     def _tile(self, k: int) -> EventTable:
         tab = self._tiled.get(k)
@@ -369,29 +389,43 @@ class _Objective:
             tab = self._tiled[k] = self.table.repeat(k)
         return tab
 
-    def _simulate(self, cm: CompiledModel, etas: np.ndarray, outputs: list[str]
-                  ) -> dict[str, np.ndarray]:
-        """Each output at each observation of the tiled subject, shape (K, n_obs).
-
-        The records are checked and lowered once per model and K (as :func:`pkpd.simulate`
-        does); each evaluation then only writes the etas into the parameter matrix and runs
-        the engine."""
-        from .. import engine
+    def _plan(self, cm: CompiledModel, k: int) -> Any:
+        """The records checked and lowered once per model and K (as :func:`pkpd.simulate`
+        does): each evaluation then only writes the etas and runs the engine."""
         from ..simulation import _plan
 
-        k = etas.shape[0]
         plan = self._plans.get((cm.model.hash, k))
         if plan is None:
             params = {name: np.full(k, v) for name, v in self.base.items()}
-            params.update({name: np.zeros(k) for name in self.names})
+            params.update({cm.layout.names[slot]: np.zeros(k) for _, slot in self._slots})
             plan = _plan(cm, self._tile(k), None, params=params, times=None, outputs=None,
-                         n=None, seed=None, variability=(), uncertainty=None, occasions=None)
+                         n=None, seed=None, variability=(), uncertainty=None,
+                         occasions=self.occasions)
             self._plans[(cm.model.hash, k)] = plan
+        return plan
+
+    def _simulate(self, cm: CompiledModel, etas: np.ndarray, outputs: list[str]
+                  ) -> dict[str, np.ndarray]:
+        """Each output at each observation of the tiled subject, shape (K, n_obs)."""
+        from .. import engine
+
+        k = etas.shape[0]
+        plan = self._plan(cm, k)
         q = plan.q.copy()
-        for j, name in enumerate(self.names):
-            q[:, cm.layout.index(name)] = etas[:, j]
+        for j, slot in self._slots:
+            q[:, slot] = etas[:, j]
+        occ_args = plan.occ_args
+        if occ_args:
+            # between-occasion etas: the subject's values (q) on every occasion, or the
+            # estimates of each occasion
+            n_occ = len(occ_args["bov_values"]) // k
+            values = np.repeat(q[:, occ_args["bov_slot"]], n_occ, axis=0)
+            if self._per_occasion:
+                block = etas[:, len(self._slots):].reshape(k * n_occ, len(self._per_occasion))
+                values[:, self._per_occasion] = block
+            occ_args = {**occ_args, "bov_values": values}
         out, _, _ = engine.run(cm, plan.prep, q, plan.cov_slot, plan.cov_nocb,
-                               ids=plan.ids_run, rtol=RTOL, atol=ATOL, **plan.occ_args)
+                               ids=plan.ids_run, rtol=RTOL, atol=ATOL, **occ_args)
         self.n_simulations += 1
         self.n_evaluations += k
         n_obs = len(self.obs.dv)
@@ -757,7 +791,8 @@ class _Problem:
 def _problem(model: Model | CompiledModel | str, data: Any, *,
              patient: Patient | Mapping[str, Any] | None, params: Mapping[str, Any] | None,
              outputs: Mapping[Any, str] | None, method: str, estimate: Sequence[str] | None,
-             lloq: float | str | None, gradient: str, levels: Any = None) -> _Problem:
+             lloq: float | str | None, gradient: str, levels: Any = None,
+             occasions: Any = None) -> _Problem:
     """Read and check everything :func:`fit_individual` is given; build the objective."""
     if levels is not None:
         from ..simulation import _as_compiled
@@ -790,22 +825,70 @@ def _problem(model: Model | CompiledModel | str, data: Any, *,
         if prior is None:
             raise EstimationError(f"method 'map' needs the model's omega; model '{m.name}' has "
                                   "none (use method='ml')")
-        try:
-            precision = np.linalg.inv(np.linalg.cholesky(prior))
-            precision = precision.T @ precision
-        except np.linalg.LinAlgError:
-            raise EstimationError(f"omega of {', '.join(names)} is not positive definite; "
-                                  "estimate only etas with a positive variance") from None
+        if occasions is None:
+            precision = _precision(prior, names)
 
     events = data.events
     rec = np.isin(data.frame["ROW"].to_numpy(), data.observations["ROW"].to_numpy())
+    table = replace(events, output=rec)
+    if occasions is not None:
+        return _per_occasion_problem(cm, data, obs, given, fixed, table, names, omega,
+                                     method, gradient, occasions)
     sens = None if gradient == "fd" else _sensitivity_model(cm, names)
     if gradient == "exact" and sens is None:
         raise EstimationError(f"gradient='exact': model '{m.name}' has dose attributes "
                               "depending on states, for which there are no sensitivities; use "
                               "gradient='auto'")
-    objective = _Objective(cm, replace(events, output=rec), obs, fixed, names, precision, sens)
+    objective = _Objective(cm, table, obs, fixed, names, precision, sens)
     return _Problem(cm, data, obs, given, names, prior, objective)
+
+
+def _precision(cov: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """The inverse of a prior covariance, by its Cholesky factor."""
+    try:
+        inv = np.linalg.inv(np.linalg.cholesky(cov))
+    except np.linalg.LinAlgError:
+        raise EstimationError(f"omega of {', '.join(names)} is not positive definite; "
+                              "estimate only etas with a positive variance") from None
+    return inv.T @ inv
+
+
+def _per_occasion_problem(cm: CompiledModel, data: NonmemData, obs: _Observations,
+                          given: dict[str, float], fixed: dict[str, float], table: EventTable,
+                          names: list[str], omega: np.ndarray | None, method: str,
+                          gradient: str, occasions: Any) -> _Problem:
+    """The problem with the between-occasion etas estimated on each occasion: parameters
+    ``[etas | occasion 1's | occasion 2's | ...]``, named ``<eta>[<k>]`` for occasion k; the
+    prior is block-diagonal (between- and within-subject etas independent, as when
+    simulating)."""
+    m = cm.model
+    if not m.occasion_etas:
+        raise EstimationError(f"occasions: model '{m.name}' has no between-occasion etas")
+    if gradient == "exact":
+        raise EstimationError("gradient='exact': etas estimated per occasion have no "
+                              "sensitivities; use gradient='auto' (finite differences)")
+    iiv = [e for e in names if e not in m.occasion_etas]
+    bov = [e for e in names if e in m.occasion_etas]
+    probe = _Objective(cm, table, obs, fixed, iiv, None, None, occasions, bov)
+    n_occ = probe.n_occasions()
+    all_names = iiv + [f"{e}[{k + 1}]" for k in range(n_occ) for e in bov]
+    prior = None
+    if omega is not None:
+        i_iiv = [m.etas.index(e) for e in iiv]
+        i_bov = [m.etas.index(e) for e in bov]
+        prior = np.zeros((len(all_names), len(all_names)))
+        prior[:len(iiv), :len(iiv)] = omega[np.ix_(i_iiv, i_iiv)]
+        for k in range(n_occ):
+            sl = slice(len(iiv) + k * len(bov), len(iiv) + (k + 1) * len(bov))
+            prior[sl, sl] = omega[np.ix_(i_bov, i_bov)]
+    precision = None
+    if method == "map":
+        if prior is None:
+            raise EstimationError(f"method 'map' needs the model's omega; model '{m.name}' has "
+                                  "none (use method='ml')")
+        precision = _precision(prior, all_names)
+    objective = _Objective(cm, table, obs, fixed, all_names, precision, None, occasions, bov)
+    return _Problem(cm, data, obs, given, all_names, prior, objective)
 
 
 def fit_individual(
@@ -821,6 +904,7 @@ def fit_individual(
     lloq: float | str | None = None,
     check: bool = True,
     gradient: str = "auto",
+    occasions: Any = None,
     seed: int | np.random.Generator | None = None,
 ) -> FitResult:
     """Fit one subject's etas to its measured levels (MAP Bayesian or maximum likelihood).
@@ -893,6 +977,13 @@ def fit_individual(
         ``"auto"``: exact where sensitivities are available, else finite differences;
         ``"exact"`` raises :class:`EstimationError` where they are not; ``"fd"``: finite
         differences.
+    occasions : str or sequence of times, optional
+        For a model with between-occasion etas: estimate them on each occasion, the
+        occasions given by a dataset column (each value an occasion) or by their start times
+        (as in :func:`pkpd.simulate`). The estimates are named ``<eta>[<k>]`` for occasion
+        k = 1, 2, ...; their prior is the omega block of the occasion etas, independent
+        between occasions and of the other etas. The gradient is then a finite difference.
+        Without ``occasions`` a between-occasion eta is one value for the whole record.
     seed : int or numpy.random.Generator, optional
         Unused by the deterministic optimiser; accepted for a uniform estimation interface.
 
@@ -910,7 +1001,8 @@ def fit_individual(
 
     Notes
     -----
-    Between-occasion etas are estimated as one value for the whole record (one occasion).
+    Between-occasion etas are estimated per occasion with ``occasions``, else as one value
+    for the whole record.
     Covariates varying over time in the dataset are used as recorded by the engine; the
     ``individual`` parameters are reported at the first record.
 
@@ -943,7 +1035,7 @@ def fit_individual(
                               "'exact' or 'fd' (finite differences)")
     problem = _problem(model, data, patient=patient, params=params, outputs=outputs,
                        method=method, estimate=estimate, lloq=lloq, gradient=gradient,
-                       levels=levels)
+                       levels=levels, occasions=occasions)
     cm, data, m, obs, objective = (problem.cm, problem.data, problem.cm.model, problem.obs,
                                    problem.objective)
     names, prior, sens, events = problem.names, problem.prior, objective.sens, data.events
@@ -996,7 +1088,10 @@ def fit_individual(
     for name, value in fixed.items():
         q[cm.layout.index(name)] = value
     for name, value in zip(names, x, strict=True):
-        q[cm.layout.index(name)] = value
+        # per-occasion estimates: the first occasion's values (the first record's)
+        base_name = name.removesuffix("[1]")
+        if base_name in cm.layout.names:
+            q[cm.layout.index(base_name)] = value
     for k, c in enumerate(events.cov_names):
         if c in m.covariate_names:
             q[cm.layout.index(c)] = events.cov[0, k]

@@ -362,3 +362,76 @@ def test_fit_subjects_fits_each_subject_of_a_dataset(cm: CompiledModel) -> None:
     assert np.isnan(ml.shrinkage["eta_CL"]) and "eta_KA" not in ml.table
     with pytest.raises(pkpd.EstimationError, match="come from the dataset"):
         pkpd.fit_subjects(cm, frame, patient={"WT": 70})
+
+
+# --------------------------------------------------------------------------------------------
+# between-occasion etas
+# --------------------------------------------------------------------------------------------
+
+BOV_TIMES = (2.0, 10.0, 23.0, 26.0, 34.0, 47.0)
+BOV_PROP = 0.1
+
+
+@pytest.fixture(scope="module")
+def bov_model() -> CompiledModel:
+    from dataclasses import replace
+
+    mb = pkpd.ModelBuilder("test_fit_bov", time_unit="h")
+    (central,) = mb.states(central="mg")
+    mb.parameters(TVCL="2 L/h", V="20 L")
+    mb.etas(eta_CL=0.09, eta_occ=0.04)
+    mb.occasion("eta_occ")
+    mb.derive("CL", "TVCL*exp(eta_CL + eta_occ)")
+    mb.ode(central, "-CL/V*central")
+    mb.output("C", "central/V", unit="mg/L")
+    mb.route("IV", "central")
+    return pkpd.compile_model(replace(mb.build(), error={"C": {"proportional": BOV_PROP}}))
+
+
+def bov_cp(eta_cl: float, occ: tuple[float, float]) -> np.ndarray:
+    """Closed form: 100 mg IV at 0 h (occasion 1) and 24 h (occasion 2)."""
+    k1, k2 = (2.0 * np.exp(eta_cl + o) / 20.0 for o in occ)
+    t = np.array(BOV_TIMES)
+    first = 100 / 20 * np.exp(-k1 * t)
+    second = (100 * np.exp(-k1 * 24) + 100) / 20 * np.exp(-k2 * (t - 24))
+    return np.where(t < 24, first, second)
+
+
+def bov_objective(x: np.ndarray, levels: np.ndarray, per_occasion: bool) -> float:
+    eta_cl, occ = x[0], ((x[1], x[2]) if per_occasion else (x[1], x[1]))
+    f = bov_cp(eta_cl, occ)
+    sd = BOV_PROP * f
+    prior = x[0] ** 2 / 0.09 + sum(o**2 for o in x[1:]) / 0.04
+    return float(np.sum(((levels - f) / sd) ** 2 + 2 * np.log(sd)) + prior)
+
+
+def test_between_occasion_etas_per_occasion_and_as_one(bov_model: CompiledModel) -> None:
+    rng = np.random.default_rng(2)
+    levels = bov_cp(0.2, (0.15, -0.15)) * (1 + BOV_PROP * rng.standard_normal(6))
+    doses = pd.DataFrame({"ID": 1, "TIME": [0.0, 24.0], "AMT": 100.0, "EVID": 1, "CMT": 1,
+                          "DV": np.nan, "MDV": 1})
+    obs = pd.DataFrame({"ID": 1, "TIME": BOV_TIMES, "AMT": 0.0, "EVID": 0, "CMT": 1,
+                        "DV": levels, "MDV": 0})
+    data = pd.concat([doses, obs]).sort_values("TIME", kind="stable").reset_index(drop=True)
+    options = {"method": "Nelder-Mead",
+               "options": {"xatol": 1e-9, "fatol": 1e-12, "maxiter": 20_000, "maxfev": 20_000}}
+
+    per = fit_individual(bov_model, data, occasions=[0.0, 24.0])
+    assert list(per.etas) == ["eta_CL", "eta_occ[1]", "eta_occ[2]"]
+    assert per.gradient == "fd" and per.model_etas == {"eta_CL": per.etas["eta_CL"]}
+    ref = minimize(bov_objective, np.zeros(3), args=(levels, True), **options)
+    np.testing.assert_allclose(list(per.etas.values()), ref.x, atol=1e-4)
+    assert per.ofv == pytest.approx(ref.fun, abs=1e-6)
+    assert per.individual["CL"] == pytest.approx(2.0 * np.exp(ref.x[0] + ref.x[1]), rel=1e-4)
+    # the posterior draws for a future occasion carry the subject's eta only
+    assert set(per.sample(5, seed=1)) == {"eta_CL"}
+    assert per.predict("100 mg IV", times=[1.0], n=0)["C"].size == 1
+
+    one = fit_individual(bov_model, data)        # the occasion eta as one value throughout
+    ref1 = minimize(bov_objective, np.zeros(2), args=(levels, False), **options)
+    np.testing.assert_allclose([one.etas["eta_CL"], one.etas["eta_occ"]], ref1.x, atol=1e-4)
+
+    with pytest.raises(pkpd.EstimationError, match="no sensitivities"):
+        fit_individual(bov_model, data, occasions=[0.0, 24.0], gradient="exact")
+    with pytest.raises(pkpd.EstimationError, match="no between-occasion etas"):
+        fit_individual("two_cmt_oral", dataset(np.ones(4)), occasions=[0.0, 12.0])
