@@ -905,6 +905,7 @@ def fit_individual(
     check: bool = True,
     gradient: str = "auto",
     occasions: Any = None,
+    starts: int = 1,
     seed: int | np.random.Generator | None = None,
 ) -> FitResult:
     """Fit one subject's etas to its measured levels (MAP Bayesian or maximum likelihood).
@@ -984,8 +985,13 @@ def fit_individual(
         k = 1, 2, ...; their prior is the omega block of the occasion etas, independent
         between occasions and of the other etas. The gradient is then a finite difference.
         Without ``occasions`` a between-occasion eta is one value for the whole record.
+    starts : int
+        Optimisations to run: from eta = 0 and from ``starts - 1`` points drawn from
+        N(0, 4 Omega) (twice the prior SD; N(0, I) without an omega); the lowest objective is
+        kept. More than one guards against local optima (sparse levels can leave two
+        absorption rates that fit, for example).
     seed : int or numpy.random.Generator, optional
-        Unused by the deterministic optimiser; accepted for a uniform estimation interface.
+        Seed of the extra starting points (the fit is deterministic for a given seed).
 
     Returns
     -------
@@ -1025,8 +1031,9 @@ def fit_individual(
     import pandas as pd
     from scipy.optimize import minimize
 
-    del seed  # deterministic
     start = _time.perf_counter()
+    if int(starts) != starts or starts < 1:
+        raise EstimationError(f"starts = {starts!r} must be a positive integer")
     if method not in ("map", "ml"):
         raise EstimationError(f"method={method!r}; valid: 'map' (Bayesian, with the omega prior) "
                               "or 'ml' (maximum likelihood)")
@@ -1052,6 +1059,20 @@ def fit_individual(
 
     res = minimize(objective.value_and_gradient, x0, jac=True, method="BFGS",
                    options={"gtol": GRAD_TOL / 100, "maxiter": 200 * n})
+    if starts > 1:
+        # more starting points, drawn from twice the prior SD (unit SD without a prior): keep
+        # the lowest objective
+        from ..variability import sample_etas
+
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        spread = 4.0 * prior if prior is not None else np.eye(n)
+        for x_start in sample_etas(spread, starts - 1, rng):
+            if not np.isfinite(objective(x_start[None, :])[0]):
+                continue
+            other = minimize(objective.value_and_gradient, x_start, jac=True, method="BFGS",
+                             options={"gtol": GRAD_TOL / 100, "maxiter": 200 * n})
+            if np.isfinite(other.fun) and other.fun < res.fun - 1e-9:
+                res = other
     x = np.asarray(res.x, dtype=float)
     grad_max = float(np.max(np.abs(res.jac))) if np.all(np.isfinite(res.jac)) else np.inf
     converged = bool(res.success) or (np.isfinite(res.fun) and grad_max < GRAD_TOL)

@@ -435,3 +435,38 @@ def test_between_occasion_etas_per_occasion_and_as_one(bov_model: CompiledModel)
         fit_individual(bov_model, data, occasions=[0.0, 24.0], gradient="exact")
     with pytest.raises(pkpd.EstimationError, match="no between-occasion etas"):
         fit_individual("two_cmt_oral", dataset(np.ones(4)), occasions=[0.0, 12.0])
+
+
+def test_more_starts_find_the_better_of_two_optima() -> None:
+    """Two levels of a one-compartment oral model, KA alone estimated by ML: the objective
+    has two local minima in eta_KA (found here on a grid with the closed form); the fit from
+    eta = 0 stops in the worse one, extra starts find the better one."""
+    mb = pkpd.ModelBuilder("test_two_optima", time_unit="h")
+    depot, central = mb.states(depot="mg", central="mg")
+    mb.parameters(TVKA="1.5 1/h", CL="2.8 L/h", V="32 L")
+    mb.etas(eta_KA=0.4)
+    mb.derive("KA", "TVKA * exp(eta_KA)")
+    mb.ode(depot, "-KA * depot")
+    mb.ode(central, "KA * depot - CL / V * central")
+    mb.output("CP", "central / V", unit="mg/L")
+    mb.route("PO", depot)
+    mb.error("CP", additive=0.5)
+    cm2 = pkpd.compile_model(mb.build())
+    levels = {"TIME": [0.5, 6.0], "DV": [4.0, 2.0]}
+
+    eta = np.linspace(-5, 3, 80_001)
+    ka, ke = 1.5 * np.exp(eta), 2.8 / 32
+    f = [320 * ka / (32 * (ka - ke)) * (np.exp(-ke * t) - np.exp(-ka * t)) for t in (0.5, 6)]
+    ofv = ((4.0 - f[0]) / 0.5) ** 2 + ((2.0 - f[1]) / 0.5) ** 2 + 2 * 2 * np.log(0.5)
+    d = np.diff(ofv)
+    minima = np.flatnonzero((d[:-1] < 0) & (d[1:] > 0)) + 1
+    assert len(minima) == 2
+    best, other = sorted(minima, key=lambda i: ofv[i])
+
+    one = fit_individual(cm2, "320 mg PO", levels=levels, method="ml")
+    many = fit_individual(cm2, "320 mg PO", levels=levels, method="ml", starts=8, seed=1)
+    assert one.etas["eta_KA"] == pytest.approx(eta[other], abs=1e-3)
+    assert many.etas["eta_KA"] == pytest.approx(eta[best], abs=1e-3)
+    assert many.ofv == pytest.approx(ofv[best], abs=1e-6) and many.ofv < one.ofv - 1
+    with pytest.raises(pkpd.EstimationError, match="starts"):
+        fit_individual(cm2, "320 mg PO", levels=levels, starts=0)
