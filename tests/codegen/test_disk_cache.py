@@ -17,7 +17,7 @@ from pkpd.codegen import compile_model
 cm = compile_model(pkpd.load_model(sys.argv[1]))
 stats = {}
 for name in ("rhs", "jac", "derive", "outputs", "dosing", "init"):
-    s = getattr(cm, name).stats
+    s = getattr(cm, name).dispatcher.stats
     stats[name] = [sum(s.cache_hits.values()), sum(s.cache_misses.values())]
 print(json.dumps(stats))
 """

@@ -167,7 +167,7 @@ def test_source_and_cache(compiled: dict, kernel_cache) -> None:
     assert any(f.read_text() == cm.source for f in files)
     assert compile_model(pkpd.load_model("two_cmt_oral")) is cm
     for kernel in (cm.rhs, cm.jac, cm.derive, cm.outputs, cm.dosing, cm.init):
-        assert kernel.signatures == [KERNEL_SIG.args]
+        assert kernel.dispatcher.signatures == [KERNEL_SIG.args]
 
 
 def test_piecewise_min_max_and_exact_constants(kernel_cache) -> None:

@@ -22,7 +22,7 @@ cm = compile_model(pkpd.load_model("two_cmt_oral"))
 stats = {"engine": [sum(_kernel.run.stats.cache_hits.values()),
                     sum(_kernel.run.stats.cache_misses.values())]}
 for name in ("rhs", "jac", "derive", "outputs", "dosing", "init"):
-    s = getattr(cm, name).stats
+    s = getattr(cm, name).dispatcher.stats
     stats[name] = [sum(s.cache_hits.values()), sum(s.cache_misses.values())]
 print(json.dumps({"stats": stats, "seconds": elapsed, "cp": float(ds["CP"].max())}))
 """
