@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .codegen import CompiledModel
     from .estimation import FitResult
+    from .events import EventTable
     from .model import Model
     from .patient import Patient
 
@@ -305,6 +306,19 @@ def _rows(values: Mapping[str, Any], k: int) -> dict[str, list[Any]]:
     return out
 
 
+def _stack(tables: Sequence[EventTable]) -> EventTable:
+    """The subjects of several tables in one, renumbered 1..N."""
+    from dataclasses import replace
+
+    from .events import EventTable
+
+    renumbered, first = [], 1
+    for t in tables:
+        renumbered.append(replace(t, ids=np.arange(first, first + len(t.ids))))
+        first += len(t.ids)
+    return EventTable.concat(renumbered)
+
+
 def optimise(
     model: Model | CompiledModel | str,
     target: Target | TimeAbove,
@@ -326,10 +340,10 @@ def optimise(
 ) -> Recommendation:
     """Choose the regimen of a clinical grid that reaches an exposure target.
 
-    Every candidate (dose x interval [x duration]) fills ``template`` and is simulated with one
-    :func:`pkpd.simulate` call (a loop over candidates: intended for clinical grids of tens to
-    a few hundred candidates) for the individual patient (the etas of ``fit``) or, without a
-    fit, the typical patient. Among the candidates whose metric is inside the target, the one
+    Every candidate (dose x interval [x duration]) fills ``template``; all candidates are
+    simulated together in one :func:`pkpd.simulate` call (and all candidates times all
+    posterior draws in one more) for the individual patient (the etas of ``fit``) or, without
+    a fit, the typical patient. Among the candidates whose metric is inside the target, the one
     closest to the middle of the window is chosen, the smaller daily dose (then the smaller
     dose) winning ties.
 
@@ -389,7 +403,7 @@ def optimise(
     """
     import pandas as pd
 
-    from .simulation import _as_compiled, simulate
+    from .simulation import _as_compiled, _events_for, simulate
     from .units import convert, parse_quantity, registry
 
     if by not in ("predicted", "pta"):
@@ -439,27 +453,33 @@ def optimise(
              **(fit.model_etas if fit is not None else {})}
     covs = _patient_columns(cm, patient)
 
-    def metric(text: str, values: Mapping[str, Any], k: int) -> np.ndarray:
+    weight = covs.get("WT", fixed.get("WT"))
+
+    def lowered(text: str) -> EventTable:
+        """One candidate's records, after the patient's history with ``start``."""
         try:
-            events: Any = text
-            given = covs
             if start is not None:
                 assert fit is not None
-                history = fit.after_history(text, start)
-                events = history.repeat(k)
-                given = {c: v for c, v in covs.items() if c not in history.cov_names}
-            ds = simulate(cm, events, _rows(given, k) or None, params=_rows(values, k) or None,
-                          times=times, auc=[out_name] if isinstance(target, AUC) else False)
+                return fit.after_history(text, start)
+            wt = None if weight is None else np.array([convert(weight, "kg", what="WT")])
+            table, _, _ = _events_for(cm, text, 1, lambda: wt)
+            return table
         except RegimenError as exc:
             raise RegimenError(f"candidate {text!r}: {exc}") from None
-        return np.asarray(target.value(ds, out_name).to_numpy(), dtype=float).reshape(-1)
+
+    def metric(tables: Sequence[EventTable], values: Mapping[str, Any], k: int) -> np.ndarray:
+        """The metric of every candidate (rows) for ``k`` parameter sets (columns): one
+        simulation of all of them, k subjects per candidate."""
+        stacked = _stack([t.repeat(k) for t in tables])
+        given = {c: v for c, v in covs.items() if c not in stacked.cov_names}
+        m = len(tables)
+        ds = simulate(cm, stacked, _rows(given, k * m) or None,
+                      params={c: np.tile(v, m) for c, v in _rows(values, k).items()} or None,
+                      times=times, auc=[out_name] if isinstance(target, AUC) else False)
+        return np.asarray(target.value(ds, out_name).to_numpy(), dtype=float).reshape(m, k)
 
     draws = fit.sample(int(n), seed, method=posterior) if fit is not None and n > 0 else None
     draws = {**_rows(params or {}, int(n)), **draws} if draws is not None else None
-
-    def pta_of(text: str) -> float:
-        assert draws is not None
-        return float(np.mean(target.hit(metric(text, draws, int(n)))))
 
     rows = []
     for dose, qd in zip(doses, q_doses, strict=True):
@@ -469,13 +489,19 @@ def optimise(
             q_int = parse_quantity(interval, what=f"interval {interval!r}")
             daily = float((qd * (day / q_int)).to(d_unit).magnitude)
             for dur in durs:
-                text = template.format(dose=dose, interval=interval, duration=dur)
-                value = float(metric(text, fixed, 1)[0])
-                row = {"regimen": text, "dose": dose, "interval": interval, "duration": dur,
-                       "daily_dose": daily, "value": value}
-                if by == "pta":
-                    row["pta"] = pta_of(text)
-                rows.append(row)
+                rows.append({"regimen": template.format(dose=dose, interval=interval,
+                                                        duration=dur),
+                             "dose": dose, "interval": interval, "duration": dur,
+                             "daily_dose": daily})
+    tables = [lowered(r["regimen"]) for r in rows]
+    for row, value in zip(rows, metric(tables, fixed, 1)[:, 0], strict=True):
+        row["value"] = float(value)
+    per_draw = None
+    if by == "pta":
+        assert draws is not None
+        per_draw = metric(tables, draws, int(n))
+        for row, v in zip(rows, per_draw, strict=True):
+            row["pta"] = float(np.mean(target.hit(v)))
     table = pd.DataFrame(rows)
     if durations is None:
         table = table.drop(columns="duration")
@@ -501,7 +527,9 @@ def optimise(
     best = table.iloc[0]
     pta = band = None
     if draws is not None:
-        values = metric(str(best["regimen"]), draws, int(n))
+        values = (per_draw[[r["regimen"] for r in rows].index(best["regimen"])]
+                  if per_draw is not None else metric([lowered(str(best["regimen"]))], draws,
+                                                      int(n))[0])
         pta = float(np.mean(target.hit(values)))
         band = (float(np.quantile(values, 0.05)), float(np.quantile(values, 0.95)))
     return Recommendation(
