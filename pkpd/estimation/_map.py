@@ -29,8 +29,9 @@ __all__ = ["FitResult", "SubjectFits", "fit_individual", "fit_subjects"]
 RTOL, ATOL = 1e-8, 1e-10
 #: Step of the central finite-difference gradient (eta units).
 GRAD_STEP = 1e-5
-#: Step of the finite-difference Hessian, as a fraction of each eta's prior SD: second
-#: differences of the objective (finite-difference gradients) ...
+#: Step of the finite-difference Hessian, as a fraction of each eta's prior SD (or of its
+#: posterior SD where that is smaller): second differences of the objective
+#: (finite-difference gradients) ...
 HESS_STEP = 1e-2
 #: ... or central differences of the exact gradient.
 HESS_STEP_EXACT = 1e-4
@@ -336,17 +337,19 @@ class _Observations:
 _SENSITIVITY_MODELS: dict[tuple[str, tuple[str, ...]], CompiledModel | None] = {}
 
 
-def _sensitivity_model(cm: CompiledModel, names: Sequence[str]) -> CompiledModel | None:
+def _sensitivity_model(cm: CompiledModel, names: Sequence[str],
+                       per_occasion: Sequence[str] = ()) -> CompiledModel | None:
     """The model with sensitivities to ``names``, compiled (memoised); None if the model's
     dose attributes depend on its states (no sensitivities: finite differences are used)."""
     from ..codegen import compile_model
     from ..errors import ModelError
     from ..model import with_sensitivities
 
-    key = (cm.model.hash, tuple(names))
+    key = (cm.model.hash, (*names, "|", *per_occasion))
     if key not in _SENSITIVITY_MODELS:
         try:
-            _SENSITIVITY_MODELS[key] = compile_model(with_sensitivities(cm.model, names))
+            _SENSITIVITY_MODELS[key] = compile_model(with_sensitivities(
+                cm.model, names, per_occasion=per_occasion))
         except ModelError:
             _SENSITIVITY_MODELS[key] = None
     return _SENSITIVITY_MODELS[key]
@@ -373,6 +376,7 @@ class _Objective:
         self._slots = [(j, cm.layout.index(e)) for j, e in enumerate(names)
                        if e in cm.layout.names]
         self._per_occasion = [cm.model.occasion_etas.index(e) for e in per_occasion]
+        self.per_occasion_names = list(per_occasion)
         self.n_evaluations = 0
         self.n_simulations = 0
         self._tiled: dict[int, EventTable] = {}
@@ -404,9 +408,11 @@ class _Objective:
             self._plans[(cm.model.hash, k)] = plan
         return plan
 
-    def _simulate(self, cm: CompiledModel, etas: np.ndarray, outputs: list[str]
-                  ) -> dict[str, np.ndarray]:
-        """Each output at each observation of the tiled subject, shape (K, n_obs)."""
+    def _simulate(self, cm: CompiledModel, etas: np.ndarray, outputs: list[str],
+                  gate: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Each output at each observation of the tiled subject, shape (K, n_obs). With
+        ``gate`` (per row, an occasion index), the occasion gates of a model with
+        per-occasion sensitivities are on during that occasion only."""
         from .. import engine
 
         k = etas.shape[0]
@@ -423,6 +429,12 @@ class _Objective:
             if self._per_occasion:
                 block = etas[:, len(self._slots):].reshape(k * n_occ, len(self._per_occasion))
                 values[:, self._per_occasion] = block
+            if gate is not None:
+                from ..model import gate_name
+
+                on = (np.arange(k * n_occ) % n_occ == np.repeat(gate, n_occ)).astype(float)
+                for e in self.per_occasion_names:
+                    values[:, cm.model.occasion_etas.index(gate_name(e))] = on
             occ_args = {**occ_args, "bov_values": values}
         out, _, _ = engine.run(cm, plan.prep, q, plan.cov_slot, plan.cov_nocb,
                                ids=plan.ids_run, rtol=RTOL, atol=ATOL, **occ_args)
@@ -446,6 +458,8 @@ class _Objective:
         from ..model import sensitivity_name
 
         assert self.sens is not None
+        if self.per_occasion_names:
+            return self._per_occasion_sensitivities(etas)
         wanted = [*self.obs.outputs, *(sensitivity_name(o, e) for o in self.obs.outputs
                                        for e in self.names)]
         out = self._simulate(self.sens, etas, wanted)
@@ -457,6 +471,34 @@ class _Objective:
             f[:, sel] = out[o][:, sel]
             for j, e in enumerate(self.names):
                 jac[:, sel, j] = out[sensitivity_name(o, e)][:, sel]
+        return f, jac
+
+    def _per_occasion_sensitivities(self, etas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`predict_with_sensitivities` with etas estimated per occasion: each row
+        runs once per occasion j, the gates on during j, which gives the derivatives with
+        respect to occasion j's etas (the other etas' derivatives come from any copy)."""
+        from ..model import sensitivity_name
+
+        assert self.sens is not None
+        k, n_obs = etas.shape[0], len(self.obs.dv)
+        n_occ = self.n_occasions()
+        iiv = [self.names[j] for j, _ in self._slots]
+        bov = self.per_occasion_names
+        wanted = [*self.obs.outputs, *(sensitivity_name(o, e) for o in self.obs.outputs
+                                       for e in (*iiv, *bov))]
+        out = self._simulate(self.sens, np.repeat(etas, n_occ, axis=0), wanted,
+                             gate=np.tile(np.arange(n_occ), k))
+        f = np.empty((k, n_obs))
+        jac = np.zeros((k, n_obs, len(self.names)))
+        for i, o in enumerate(self.obs.outputs):
+            sel = self.obs.output == i
+            f[:, sel] = out[o].reshape(k, n_occ, n_obs)[:, 0, sel]
+            for j, e in enumerate(iiv):
+                jac[:, sel, j] = out[sensitivity_name(o, e)].reshape(k, n_occ, n_obs)[:, 0, sel]
+            for b, e in enumerate(bov):
+                s_occ = out[sensitivity_name(o, e)].reshape(k, n_occ, n_obs)
+                for occ in range(n_occ):
+                    jac[:, sel, len(iiv) + occ * len(bov) + b] = s_occ[:, occ, sel]
         return f, jac
 
     def sd(self, f: np.ndarray) -> np.ndarray:
@@ -864,9 +906,6 @@ def _per_occasion_problem(cm: CompiledModel, data: NonmemData, obs: _Observation
     m = cm.model
     if not m.occasion_etas:
         raise EstimationError(f"occasions: model '{m.name}' has no between-occasion etas")
-    if gradient == "exact":
-        raise EstimationError("gradient='exact': etas estimated per occasion have no "
-                              "sensitivities; use gradient='auto' (finite differences)")
     iiv = [e for e in names if e not in m.occasion_etas]
     bov = [e for e in names if e in m.occasion_etas]
     probe = _Objective(cm, table, obs, fixed, iiv, None, None, occasions, bov)
@@ -887,7 +926,12 @@ def _per_occasion_problem(cm: CompiledModel, data: NonmemData, obs: _Observation
             raise EstimationError(f"method 'map' needs the model's omega; model '{m.name}' has "
                                   "none (use method='ml')")
         precision = _precision(prior, all_names)
-    objective = _Objective(cm, table, obs, fixed, all_names, precision, None, occasions, bov)
+    sens = None if gradient == "fd" else _sensitivity_model(cm, iiv + bov, bov)
+    if gradient == "exact" and sens is None:
+        raise EstimationError(f"gradient='exact': model '{m.name}' has dose attributes "
+                              "depending on states, for which there are no sensitivities; use "
+                              "gradient='auto'")
+    objective = _Objective(cm, table, obs, fixed, all_names, precision, sens, occasions, bov)
     return _Problem(cm, data, obs, given, all_names, prior, objective)
 
 
@@ -929,12 +973,13 @@ def fit_individual(
     gradient: the chain rule through the forward sensitivities of the predictions
     (:func:`pkpd.model.with_sensitivities`, solved by the engine with the model, dose jumps
     included). The posterior covariance is the Laplace approximation: the inverse of half the
-    Hessian at the optimum, from central differences of the exact gradient (step 1e-4 prior
-    SD; the 2 n points run as copies of the subject in one simulate call).
+    Hessian at the optimum, from central differences of the exact gradient (step 1e-4 of the
+    prior SD, or of the posterior SD where the levels make it smaller; the 2 n points run as
+    copies of the subject in one simulate call).
 
     Models whose dose attributes depend on states have no sensitivities; for them (and with
     ``gradient="fd"``) the gradient is a central finite difference (step 1e-5) and the
-    Hessian second differences of the objective (step 1e-2 prior SD).
+    Hessian second differences of the objective (step 1e-2 of the same SDs).
 
     Parameters
     ----------
@@ -983,7 +1028,9 @@ def fit_individual(
         occasions given by a dataset column (each value an occasion) or by their start times
         (as in :func:`pkpd.simulate`). The estimates are named ``<eta>[<k>]`` for occasion
         k = 1, 2, ...; their prior is the omega block of the occasion etas, independent
-        between occasions and of the other etas. The gradient is then a finite difference.
+        between occasions and of the other etas. The exact gradient runs the subject once
+        per occasion, with the sensitivities of the occasion etas switched on during that
+        occasion only.
         Without ``occasions`` a between-occasion eta is one value for the whole record.
     starts : int
         Optimisations to run: from eta = 0 and from ``starts - 1`` points drawn from
@@ -1079,9 +1126,16 @@ def fit_individual(
     message = str(res.message)
 
     sd_prior = (np.sqrt(np.diag(prior)) if prior is not None else np.full(n, np.nan))
-    h = (HESS_STEP_EXACT if sens is not None else HESS_STEP) * np.where(
-        np.isfinite(sd_prior) & (sd_prior > 0), sd_prior, 1.0)
+    step = HESS_STEP_EXACT if sens is not None else HESS_STEP
+    h = step * np.where(np.isfinite(sd_prior) & (sd_prior > 0), sd_prior, 1.0)
     hess = objective.hessian(x, h)
+    # informative levels make the posterior much narrower than the prior: then differences
+    # again with steps on the posterior's scale
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diag = np.diag(hess)
+        sd_post = np.sqrt(2.0 / diag)     # the SD of each eta with the others fixed
+    if np.all(np.isfinite(sd_post)) and np.any(step * sd_post < 0.5 * h):
+        hess = objective.hessian(x, np.minimum(h, step * sd_post))
     try:
         chol = np.linalg.cholesky((hess + hess.T) / 4)   # half the (symmetrised) Hessian
         inv = np.linalg.inv(chol)

@@ -18,6 +18,7 @@ from ._parser import parse_expression as parse_expression
 from ._toml import load_model_file as load_model_file
 from ._toml import model_from_toml as model_from_toml
 from ._transform import auc_state_name as auc_state_name
+from ._transform import gate_name as gate_name
 from ._transform import sensitivity_name as sensitivity_name
 from ._transform import with_auc as with_auc
 from ._transform import with_sensitivities as with_sensitivities
@@ -32,6 +33,7 @@ __all__ = [
     "Parameter",
     "State",
     "auc_state_name",
+    "gate_name",
     "load_model_file",
     "model_from_toml",
     "parse_expression",

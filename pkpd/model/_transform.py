@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
 import sympy as sp
 
 from ..errors import ModelError
 from ._model import Derived, DosingAttributes, Model, Output, State
 
-__all__ = ["auc_state_name", "sensitivity_name", "with_auc", "with_sensitivities"]
+__all__ = ["auc_state_name", "gate_name", "sensitivity_name", "with_auc", "with_sensitivities"]
 
 
 def auc_state_name(output: str) -> str:
@@ -67,7 +68,13 @@ def _per(unit: str, wrt_unit: str) -> str:
     return unit if wrt_unit in ("", "1") else f"({unit})/({wrt_unit})"
 
 
-def with_sensitivities(model: Model, wrt: Sequence[str] | None = None) -> Model:
+def gate_name(eta: str) -> str:
+    """Name of the occasion gate of a between-occasion eta (see :func:`with_sensitivities`)."""
+    return f"gate_{eta}"
+
+
+def with_sensitivities(model: Model, wrt: Sequence[str] | None = None, *,
+                       per_occasion: Sequence[str] = ()) -> Model:
     """The model with its forward sensitivity equations: d y / d w for each state y and each
     quantity w of ``wrt`` (etas, parameters or covariates; default: every eta).
 
@@ -95,6 +102,12 @@ def with_sensitivities(model: Model, wrt: Sequence[str] | None = None) -> Model:
     model : Model
     wrt : sequence of str, optional
         Etas, parameters or covariates.
+    per_occasion : sequence of str, optional
+        Between-occasion etas of ``wrt`` differentiated on one occasion at a time: every term
+        of df/dw (and of the dose and initial derivatives) is multiplied by a new
+        between-occasion eta ``gate_<w>`` (:func:`gate_name`, variance 0) that the caller sets
+        to 1 on the occasion of interest and 0 on the others. The sensitivity is then the
+        derivative with respect to that occasion's value of w alone.
 
     Returns
     -------
@@ -104,8 +117,9 @@ def with_sensitivities(model: Model, wrt: Sequence[str] | None = None) -> Model:
     Raises
     ------
     ModelError
-        For an unknown name, a model that already has sensitivities, or a dosing attribute
-        that depends on a state.
+        For an unknown name, a model that already has sensitivities, a dosing attribute that
+        depends on a state, or a ``per_occasion`` name that is not a between-occasion eta of
+        ``wrt``.
     """
     if model.sensitivities:
         raise ModelError(f"model '{model.name}' already has sensitivities "
@@ -118,16 +132,28 @@ def with_sensitivities(model: Model, wrt: Sequence[str] | None = None) -> Model:
         raise ModelError(f"sensitivities: {', '.join(map(repr, unknown)) or 'nothing'} given; "
                          f"valid: the etas, parameters and covariates of model '{model.name}': "
                          f"{', '.join(units)}")
+    bad = [w for w in per_occasion if w not in wrt or w not in model.occasion_etas]
+    if bad:
+        raise ModelError(f"sensitivities: per_occasion {', '.join(map(repr, bad))} must be "
+                         f"between-occasion etas among those differentiated; valid: "
+                         f"{', '.join(w for w in wrt if w in model.occasion_etas) or 'none'}")
     ys = [model.symbol(s) for s in model.state_names]
     ws = [model.symbol(w) for w in wrt]
     zero = sp.Integer(0)
+    one = sp.Integer(1)
+    gates = [sp.Symbol(gate_name(w), real=True) if w in per_occasion else one for w in wrt]
+    clash = [g.name for g in gates if g != one and g.name in (*units, *model.state_names,
+                                                              *model.derived_names)]
+    if clash:
+        raise ModelError(f"sensitivities: the name {clash[0]!r} is already used in model "
+                         f"'{model.name}'")
 
     # total derivatives of the derived quantities, each a derived quantity of its own
     d_derived: dict[tuple[str, int], sp.Expr] = {}
     derived = list(model.derived)
 
     def total(expr: sp.Expr, k: int) -> sp.Expr:
-        out = sp.diff(expr, ws[k])
+        out = sp.diff(expr, ws[k]) * gates[k]
         for d in model.derived:
             ds = sp.Symbol(d.name, real=True)
             if expr.has(ds) and d_derived[(d.name, k)] != 0:
@@ -189,5 +215,12 @@ def with_sensitivities(model: Model, wrt: Sequence[str] | None = None) -> Model:
                                      "and covariates only")
                 values.append(zero if e is None else total(e, k))
             dosing.append(DosingAttributes(sensitivity_name(s, w), *values))
+    gated = tuple(gate_name(w) for w in wrt if w in per_occasion)
+    omega = model.omega
+    if gated and omega is not None:
+        omega = np.zeros((len(model.etas) + len(gated),) * 2)
+        omega[:len(model.etas), :len(model.etas)] = model.omega
     return replace(model, derived=tuple(derived), states=tuple(states), odes=tuple(odes),
-                   outputs=tuple(outputs), dosing=tuple(dosing), sensitivities=wrt)
+                   outputs=tuple(outputs), dosing=tuple(dosing), sensitivities=wrt,
+                   etas=(*model.etas, *gated), occasion_etas=(*model.occasion_etas, *gated),
+                   omega=omega)
