@@ -270,3 +270,5 @@ def test_errors() -> None:
         with_sensitivities(with_sensitivities(m, ["eta_CL"]))
     with pytest.raises(ModelError, match="sensitivity states"):
         pkpd.model.with_auc(with_sensitivities(m, ["eta_CL"]), ["C"])
+    with pytest.raises(ModelError, match="must be between-occasion etas"):
+        with_sensitivities(m, ["eta_CL"], per_occasion=["eta_CL"])
