@@ -339,6 +339,14 @@ def _next_emit(ri, rb, routp):
 
 
 @_inline
+def _segment_pointers(y, q, rates, obuf, out, states, rtime, rout):
+    """Pointers to the arrays a segment between two stops works on: state, parameters,
+    inputs, output buffer, outputs, states written, record times and output rows."""
+    return (ptr(y), ptr(q), ptr(rates), ptr(obuf), ptr(out), ptr(states), ptr(rtime),
+            ptr(rout))
+
+
+@_inline
 def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv, ra, rb,
                rtime, rout, row_base, obuf, out, states, want_states):
     """Integrate ``y`` in place from t0 to t1 with constant inputs ``rates``.
@@ -366,14 +374,8 @@ def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv,
     yn = at(wp, _YN * w)
     er = at(wp, _ER * w)
     yd = at(wp, _YD * w)
-    yp = ptr(y)
-    qp = ptr(q)
-    rp = ptr(rates)
-    obp = ptr(obuf)
-    outp = ptr(out)
-    stp = ptr(states)
-    rtp = ptr(rtime)
-    rop = ptr(rout)
+    yp, qp, rp, obp, outp, stp, rtp, rop = _segment_pointers(y, q, rates, obuf, out, states,
+                                                             rtime, rout)
     ri = _next_emit(ra, rb, rop)
     rtol = opts[OPT_RTOL]
     atol = opts[OPT_ATOL]
@@ -658,14 +660,8 @@ def _lin_advance(outputs, t0, t1, y, q, rates, wk, la, lin, ist, xw, piv, ra, rb
     """Exact stepping from t0 to t1, writing the outputs of records ra..rb-1 on the way."""
     n = y.shape[0]
     n_out = obuf.shape[0]
-    yp = ptr(y)
-    qp = ptr(q)
-    rp = ptr(rates)
-    obp = ptr(obuf)
-    outp = ptr(out)
-    stp = ptr(states)
-    rtp = ptr(rtime)
-    rop = ptr(rout)
+    yp, qp, rp, obp, outp, stp, rtp, rop = _segment_pointers(y, q, rates, obuf, out, states,
+                                                             rtime, rout)
     lap = ptr(la)
     lp = ptr(lin)
     lw = lin.shape[1]
