@@ -14,10 +14,8 @@ Three sources, separately switchable in :func:`pkpd.simulate` (``variability=``)
     for every occasion of every subject (occasions given to :func:`pkpd.simulate`);
 ``"ruv"``
     residual (unexplained) variability of observations around the prediction f, per the
-    model's error model: additive ``y = f + a eps``, proportional ``y = f (1 + p eps)``,
-    combined with ``sd = sqrt(a^2 + (p f)^2)`` (NONMEM's sum of variances, the default) or
-    ``sd = a + p f`` (sum of standard deviations, ``form="sd"``), exponential
-    ``y = f exp(s eps)``; eps ~ N(0, 1);
+    output's :class:`~pkpd.model.ErrorModel` (additive, proportional, power, combined,
+    exponential);
 ``"uncertainty"``
     parameter uncertainty: typical values drawn from N(estimates, covariance of the estimates)
     or resampled from bootstrap results, one draw per sample shared by all subjects.
@@ -26,14 +24,16 @@ Three sources, separately switchable in :func:`pkpd.simulate` (``variability=``)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import DataError, ModelError
 
-__all__ = ["SOURCES", "add_residual", "omega_factor", "residual_sd", "sample_etas",
-           "sample_thetas"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import ErrorModel
+
+__all__ = ["SOURCES", "add_residual", "omega_factor", "sample_etas", "sample_thetas"]
 
 SOURCES = ("iiv", "bov", "ruv", "uncertainty")
 
@@ -102,19 +102,7 @@ def sample_thetas(names: tuple[str, ...], typical: np.ndarray, uncertainty: Any,
     return {str(c): table[c].to_numpy(dtype=float)[rows] for c in table.columns}
 
 
-def residual_sd(f: np.ndarray, spec: Mapping[str, float]) -> np.ndarray:
-    """Standard deviation of an observation around prediction ``f`` (not for exponential)."""
-    add = spec.get("additive", 0.0)
-    prop = spec.get("proportional", 0.0) * np.abs(f)
-    if spec.get("sd_sum", 0.0):
-        return add + prop
-    return np.sqrt(add * add + prop * prop)
-
-
-def add_residual(f: np.ndarray, spec: Mapping[str, float], rng: np.random.Generator
-                 ) -> np.ndarray:
-    """Observations ``y`` drawn around predictions ``f`` with the error model ``spec``."""
-    eps = rng.standard_normal(np.shape(f))
-    if "exponential" in spec:
-        return f * np.exp(spec["exponential"] * eps)
-    return f + residual_sd(f, spec) * eps
+def add_residual(f: np.ndarray, error: ErrorModel, rng: np.random.Generator) -> np.ndarray:
+    """Observations ``y`` drawn around predictions ``f`` with the output's error model
+    (:meth:`pkpd.model.ErrorModel.sample`)."""
+    return error.sample(f, rng)

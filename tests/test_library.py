@@ -8,6 +8,7 @@ import pytest
 
 import pkpd
 from pkpd import ModelError
+from pkpd.model import ErrorModel
 
 BUNDLED = {"two_cmt_oral", "mm_indirect_response", "one_cmt_oral_nm", "vancomycin_goti2018"}
 
@@ -54,4 +55,4 @@ def test_vancomycin_values_from_the_literature_table() -> None:
     assert list(m.omega.diagonal()) == [0.14705, 0.51019, 0.28232]
     assert m.metadata["doi"] == "10.1097/FTD.0000000000000490"
     assert "check" in m.metadata["status"]
-    assert m.error == {"CP": {"additive": 3.4, "proportional": 0.227}}
+    assert m.error == {"CP": ErrorModel("CP", additive=3.4, proportional=0.227)}

@@ -9,6 +9,7 @@ from scipy import stats
 
 import pkpd
 from pkpd import variability
+from pkpd.model import ErrorModel
 from pkpd.results import prediction_interval
 
 
@@ -60,18 +61,20 @@ def test_simulated_clearances_follow_the_model_omega(two_cmt):
     ({"additive": 0.5}, lambda f: 0.5 + 0 * f),
     ({"proportional": 0.2}, lambda f: 0.2 * f),
     ({"additive": 0.5, "proportional": 0.2}, lambda f: np.sqrt(0.25 + (0.2 * f) ** 2)),
-    ({"additive": 0.5, "proportional": 0.2, "sd_sum": 1.0}, lambda f: 0.5 + 0.2 * f),
+    ({"additive": 0.5, "proportional": 0.2, "form": "sd"}, lambda f: 0.5 + 0.2 * f),
+    ({"proportional": 0.2, "power": 0.5}, lambda f: 0.2 * f**0.5),
 ])
 def test_residual_error_has_the_stated_sd(spec, sd):
     f = np.full(200_000, 8.0)
-    y = variability.add_residual(f, spec, np.random.default_rng(11))
+    y = variability.add_residual(f, ErrorModel.from_spec("CP", spec),
+                                 np.random.default_rng(11))
     expected = sd(f)[0]
     assert np.std(y) == pytest.approx(expected, rel=4 / np.sqrt(2 * len(y)) * 1.5)
     assert np.mean(y) == pytest.approx(8.0, abs=4 * expected / np.sqrt(len(y)))
 
 
 def test_exponential_error_is_log_normal():
-    y = variability.add_residual(np.full(100_000, 5.0), {"exponential": 0.3},
+    y = variability.add_residual(np.full(100_000, 5.0), ErrorModel("CP", exponential=0.3),
                                  np.random.default_rng(2))
     assert np.all(y > 0)
     assert np.std(np.log(y)) == pytest.approx(0.3, rel=0.02)

@@ -60,7 +60,7 @@ def patient_data(cm: pkpd.CompiledModel, covs: dict[str, float], etas: dict[str,
                        params={k: [v] for k, v in {**covs, **etas}.items()}, times=SAMPLE_TIMES)
     f = ds["CP"].to_numpy()[0]
     err = cm.model.error["CP"]
-    sd = np.sqrt(err["additive"] ** 2 + (err["proportional"] * f) ** 2)
+    sd = err.sd(f)
     dv = np.round(np.maximum(f + sd * rng.standard_normal(len(f)), 0.1), 1)
     doses = pd.DataFrame({"ID": 1, "TIME": [0.0, 12.0, 24.0], "AMT": 1000.0, "RATE": 1000.0,
                           "EVID": 1, "CMT": 1, "DV": np.nan, "MDV": 1})

@@ -11,7 +11,8 @@ with a posterior band.
 
 from __future__ import annotations
 
-from ._map import FitResult, SubjectFits, fit_individual, fit_subjects
+from ._individual import fit_individual, fit_subjects
 from ._posterior import PosteriorSample
+from ._results import FitResult, SubjectFits
 
 __all__ = ["FitResult", "PosteriorSample", "SubjectFits", "fit_individual", "fit_subjects"]

@@ -7,6 +7,7 @@ A model is declared once (in Python with :class:`ModelBuilder`, or in a TOML mod
 from __future__ import annotations
 
 from ._builder import ModelBuilder as ModelBuilder
+from ._error import ErrorModel as ErrorModel
 from ._model import Covariate as Covariate
 from ._model import Derived as Derived
 from ._model import DosingAttributes as DosingAttributes
@@ -27,6 +28,7 @@ __all__ = [
     "Covariate",
     "Derived",
     "DosingAttributes",
+    "ErrorModel",
     "Model",
     "ModelBuilder",
     "Output",

@@ -20,6 +20,7 @@ from ._checks import (
     fmt_unit,
     normalise_unit,
 )
+from ._error import ErrorModel
 from ._model import Covariate, Derived, DosingAttributes, Model, Output, Parameter, State
 from ._parser import parse_expression
 
@@ -88,7 +89,7 @@ class ModelBuilder:
         self._outputs: list[tuple[str, ExprLike, str | None]] = []
         self._dosing: dict[str, dict[str, ExprLike]] = {}
         self._routes: dict[str, str] = {}
-        self._error: dict[str, dict[str, float]] = {}
+        self._error: dict[str, ErrorModel] = {}
         self._metadata: dict[str, str] = {}
         self._occasion: list[str] = []
 
@@ -259,28 +260,25 @@ class ModelBuilder:
             raise ModelError(f"route name must be a non-empty string, got {name!r}")
         self._routes[name.strip().upper()] = _name_of(state, f"route {name!r}")
 
-    def error(self, output: str, *, form: str = "variance", **components: float) -> None:
-        """Residual error of an output, e.g. ``error("CP", proportional=0.1, additive=0.05)``.
+    def error(self, output: str, *, form: str = "variance", power: float = 1.0,
+              fixed: Sequence[str] | bool = (), **components: float) -> None:
+        """Residual error of an output, e.g. ``error("CP", proportional=0.1, additive=0.05)``
+        (an :class:`~pkpd.model.ErrorModel`).
 
         Components (standard deviations): ``additive`` (in the output's unit), ``proportional``
-        (a fraction of the prediction), or ``exponential`` alone (SD on the log scale:
-        ``y = f * exp(eps)``). With both additive and proportional, ``form="variance"`` (the
-        NONMEM convention) gives ``sd = sqrt(add**2 + (prop*f)**2)``, ``form="sd"`` gives
-        ``sd = add + prop*f``.
+        (a fraction of the prediction, raised to ``power``: a power error model when it is not
+        1), or ``exponential`` alone (SD on the log scale: ``y = f * exp(eps)``). With both
+        additive and proportional, ``form="variance"`` (the NONMEM convention) gives
+        ``sd = sqrt(add**2 + (prop*f)**2)``, ``form="sd"`` gives ``sd = add + prop*f``.
+        ``fixed`` names components held fixed in population estimation (True: all).
         """
         _only(components, ("proportional", "additive", "exponential"), f"error of {output!r}")
-        if form not in ("variance", "sd"):
-            raise ModelError(f"error of {output!r}: form {form!r} is not 'variance' or 'sd'")
-        spec = {k: _finite(v, f"error of {output!r}: {k}") for k, v in components.items()}
-        for k, v in spec.items():
-            if v < 0:
-                raise ModelError(f"error of {output!r}: {k} = {v} must be >= 0")
-        if "exponential" in spec and len(spec) > 1:
-            raise ModelError(f"error of {output!r}: 'exponential' cannot be combined with "
-                             "'additive' or 'proportional'")
-        if form == "sd":
-            spec["sd_sum"] = 1.0
-        self._error[output] = spec
+        spec: dict[str, Any] = {k: _finite(v, f"error of {output!r}: {k}")
+                                for k, v in components.items()}
+        spec.update(form=form, fixed=fixed)
+        if power != 1.0:
+            spec["power"] = _finite(power, f"error of {output!r}: power")
+        self._error[output] = ErrorModel.from_spec(output, spec)
 
     def metadata(self, **items: object) -> None:
         """Free-text metadata: source, doi, status, references, ..."""
@@ -464,7 +462,7 @@ class ModelBuilder:
             covariates=tuple(self._covariates), derived=tuple(derived), states=tuple(states),
             odes=tuple(odes), outputs=tuple(outputs), dosing=tuple(dosing),
             routes=dict(sorted(self._routes.items())),
-            error={k: dict(sorted(v.items())) for k, v in sorted(self._error.items())},
+            error=dict(sorted(self._error.items())),
             metadata=dict(sorted(self._metadata.items())),
             occasion_etas=tuple(self._occasion),
         )

@@ -10,6 +10,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ModelError
+from ._error import ErrorModel
 
 __all__ = ["Covariate", "Derived", "DosingAttributes", "Model", "Output", "Parameter", "State"]
 
@@ -104,10 +105,16 @@ class Model:
     outputs: tuple[Output, ...]
     dosing: tuple[DosingAttributes, ...] = ()
     routes: dict[str, str] = field(default_factory=dict)
-    error: dict[str, dict[str, float]] = field(default_factory=dict)
+    error: dict[str, ErrorModel] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     occasion_etas: tuple[str, ...] = ()   # etas drawn anew for each occasion (BOV)
     sensitivities: tuple[str, ...] = ()   # w of the sensitivity states (with_sensitivities)
+
+    def __post_init__(self) -> None:
+        # error models given as mappings (as a model file writes them) become ErrorModels
+        error = {k: v if isinstance(v, ErrorModel) else ErrorModel.from_spec(k, v)
+                 for k, v in self.error.items()}
+        object.__setattr__(self, "error", error)
 
     # -- names -------------------------------------------------------------------------------
     @property
@@ -170,8 +177,7 @@ class Model:
         lines += [f"dosing {d.state} {_srepr(d.F)} {_srepr(d.lag)} {_srepr(d.rate)} "
                   f"{_srepr(d.duration)}" for d in self.dosing]
         lines += [f"route {k} {v}" for k, v in sorted(self.routes.items())]
-        lines += [f"error {k} {sorted((n, float(v)) for n, v in e.items())!r}"
-                  for k, e in sorted(self.error.items())]
+        lines += [f"error {k} {e.canonical()}" for k, e in sorted(self.error.items())]
         lines += [f"metadata {k} {v!r}" for k, v in sorted(self.metadata.items())]
         if self.occasion_etas:
             lines.append(f"occasion etas {list(self.occasion_etas)!r}")

@@ -17,13 +17,14 @@ import pkpd
 from pkpd.codegen import CompiledModel
 from pkpd.errors import EstimationError
 from pkpd.estimation import fit_individual
-from pkpd.estimation._map import _problem
+from pkpd.estimation._individual import _problem
 
 LEVELS = np.array([4.1, 3.0, 1.2, 0.3])     # the last one below the LLOQ of 0.5
 TIMES = (2.0, 6.0, 11.5, 23.5)
 ERRORS = {
     "combined, variances add": {"proportional": 0.1, "additive": 0.05},
-    "combined, SDs add": {"proportional": 0.1, "additive": 0.05, "sd_sum": 1.0},
+    "combined, SDs add": {"proportional": 0.1, "additive": 0.05, "form": "sd"},
+    "power": {"proportional": 0.2, "power": 0.6},
     "proportional": {"proportional": 0.15},
     "additive": {"additive": 0.2},
     "exponential": {"exponential": 0.2},

@@ -435,7 +435,7 @@ def test_between_occasion_etas_per_occasion_and_as_one(bov_model: CompiledModel)
     np.testing.assert_allclose(list(fd.etas.values()), list(per.etas.values()), atol=1e-5)
     np.testing.assert_allclose(list(fd.se.values()), list(per.se.values()), rtol=2e-3)
     # the per-occasion gradient against central differences of the objective
-    from pkpd.estimation._map import _problem
+    from pkpd.estimation._individual import _problem
 
     problem = _problem(bov_model, data, patient=None, params=None, outputs=None,
                        method="map", estimate=None, lloq=None, gradient="exact",

@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 from pkpd import ModelError
-from pkpd.model import ModelBuilder
+from pkpd.model import ErrorModel, ModelBuilder
 
 
 def base(**skip: bool) -> ModelBuilder:
@@ -253,7 +253,7 @@ def test_routes_and_error() -> None:
         base().error("CP", additive=0.2, form="both")
     mb = base()
     mb.error("CP", additive=0.2, proportional=0.1, form="sd")
-    assert mb.build().error["CP"] == {"additive": 0.2, "proportional": 0.1, "sd_sum": 1.0}
+    assert mb.build().error["CP"] == ErrorModel("CP", additive=0.2, proportional=0.1, form="sd")
 
 
 def test_unsupported_sympy_function() -> None:

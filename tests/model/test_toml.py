@@ -9,7 +9,7 @@ import pytest
 
 import pkpd
 from pkpd import ModelError
-from pkpd.model import Model, load_model_file, model_from_toml
+from pkpd.model import ErrorModel, Model, load_model_file, model_from_toml
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -39,7 +39,7 @@ def test_two_cmt_oral_content() -> None:
     assert m.etas == ("eta_CL", "eta_V1", "eta_KA", "eta_Q", "eta_V2")
     assert list(m.omega.diagonal()) == pytest.approx([0.09, 0.0625, 0.16, 0.04, 0.04])
     assert m.routes == {"IV": "central", "PO": "depot"}
-    assert m.error == {"CP": {"additive": 0.05, "proportional": 0.1}}
+    assert m.error == {"CP": ErrorModel("CP", additive=0.05, proportional=0.1)}
     assert m.covariates[0].default == 70.0
     assert m.symbol("CL").is_real
     with pytest.raises(ModelError, match="no symbol 'CLL'"):
