@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ._builder import ModelBuilder as ModelBuilder
 from ._error import ErrorModel as ErrorModel
+from ._layout import ParameterEntry as ParameterEntry
+from ._layout import ParameterLayout as ParameterLayout
 from ._model import Covariate as Covariate
 from ._model import Derived as Derived
 from ._model import DosingAttributes as DosingAttributes
@@ -33,6 +35,8 @@ __all__ = [
     "ModelBuilder",
     "Output",
     "Parameter",
+    "ParameterEntry",
+    "ParameterLayout",
     "State",
     "auc_state_name",
     "gate_name",

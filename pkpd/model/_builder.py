@@ -92,6 +92,7 @@ class ModelBuilder:
         self._error: dict[str, ErrorModel] = {}
         self._metadata: dict[str, str] = {}
         self._occasion: list[str] = []
+        self._fixed_etas: list[str] = []
 
     # -- declarations -----------------------------------------------------------------------
     def _declare(self, name: str, kind: str) -> sp.Symbol:
@@ -125,19 +126,23 @@ class ModelBuilder:
 
     def parameters(self, **parameters: Any) -> tuple[sp.Symbol, ...]:
         """Declare population parameters: ``TVCL="5 L/h"``, a pint quantity, or
-        ``{"value": 5, "unit": "L/h", "description": "..."}`` (a bare number is dimensionless)."""
+        ``{"value": 5, "unit": "L/h", "description": "..."}`` (a bare number is dimensionless),
+        with, for population estimation, ``fixed`` (bool), ``lower`` and ``upper`` (bounds in
+        the parameter's unit)."""
         out = []
         for name, spec in parameters.items():
             what = f"parameter {name!r}"
             description = ""
+            estimation: dict[str, Any] = {}
             if isinstance(spec, Mapping):
                 spec = dict(spec)
-                _only(spec, ("value", "unit", "description"), what)
+                _only(spec, ("value", "unit", "description", "fixed", "lower", "upper"), what)
                 if "value" not in spec:
                     raise ModelError(f"{what}: missing 'value'")
                 description = str(spec.get("description", ""))
                 value = _finite(spec["value"], what)
                 unit = normalise_unit(spec.get("unit"), what=what)
+                estimation = _estimation_fields(spec, value, what)
             elif isinstance(spec, (int, float)) and not isinstance(spec, bool):
                 value, unit = _finite(spec, what), "1"
             else:
@@ -147,7 +152,7 @@ class ModelBuilder:
                     raise ModelError(str(exc)) from None
                 value, unit = _finite(float(q.magnitude), what), fmt_unit(q.units)
             sym = self._declare(name, "parameter")
-            self._parameters.append(Parameter(name, value, unit, description))
+            self._parameters.append(Parameter(name, value, unit, description, **estimation))
             out.append(sym)
         return tuple(out)
 
@@ -176,6 +181,11 @@ class ModelBuilder:
             self._etas.append(name)
             self._omega_blocks.append(([name], np.array([[v]])))
         return tuple(out)
+
+    def fix_omega(self, *names: str | sp.Symbol) -> None:
+        """Hold the omega of these etas (their whole block) fixed in population estimation."""
+        for name in names:
+            self._fixed_etas.append(_name_of(name, "fixed eta"))
 
     def occasion(self, *names: str | sp.Symbol) -> None:
         """Mark etas as between-occasion (BOV): drawn anew, from their omega, for every
@@ -456,6 +466,19 @@ class ModelBuilder:
             if name not in self._etas:
                 raise ModelError(f"occasion eta {name!r} is not a declared eta; etas: "
                                  f"{', '.join(self._etas) or 'none'}")
+        for name in self._fixed_etas:
+            if name not in self._etas:
+                raise ModelError(f"fixed eta {name!r} is not a declared eta; etas: "
+                                 f"{', '.join(self._etas) or 'none'}")
+        for names, block in self._omega_blocks:
+            occ = [n in self._occasion for n in names]
+            if any(occ) and not all(occ) and np.any(
+                    block[np.ix_(occ, np.logical_not(occ))] != 0):
+                bsv = ", ".join(n for n, o in zip(names, occ, strict=True) if not o)
+                bov = ", ".join(n for n, o in zip(names, occ, strict=True) if o)
+                raise ModelError(f"omega block {names}: correlations between between-subject "
+                                 f"etas ({bsv}) and between-occasion etas ({bov}) are not "
+                                 "supported; declare them in separate blocks")
         return Model(
             name=self.name, description=self.description, time_unit=self.time_unit,
             parameters=tuple(self._parameters), etas=tuple(self._etas), omega=omega,
@@ -465,7 +488,30 @@ class ModelBuilder:
             error=dict(sorted(self._error.items())),
             metadata=dict(sorted(self._metadata.items())),
             occasion_etas=tuple(self._occasion),
+            omega_blocks=tuple(tuple(names) for names, _ in self._omega_blocks),
+            fixed_etas=tuple(dict.fromkeys(self._fixed_etas)),
         )
+
+
+def _estimation_fields(spec: Mapping[str, Any], value: float, what: str) -> dict[str, Any]:
+    """``fixed``, ``lower`` and ``upper`` of a parameter, checked against its value."""
+    out: dict[str, Any] = {}
+    if "fixed" in spec:
+        if not isinstance(spec["fixed"], bool):
+            raise ModelError(f"{what}: fixed = {spec['fixed']!r} must be true or false")
+        out["fixed"] = spec["fixed"]
+    for key in ("lower", "upper"):
+        if key in spec:
+            bound = spec[key]
+            if not isinstance(bound, int | float) or isinstance(bound, bool) or \
+                    np.isnan(bound):
+                raise ModelError(f"{what}: {key} = {bound!r} must be a number")
+            out[key] = float(bound)
+    lo, hi = out.get("lower", -np.inf), out.get("upper", np.inf)
+    if not lo <= value <= hi or lo == hi:
+        raise ModelError(f"{what}: value {value} must lie within lower {lo} and upper {hi} "
+                         "(lower < upper)")
+    return out
 
 
 def _only(spec: Mapping[str, Any], keys: Sequence[str], what: str) -> None:

@@ -177,7 +177,7 @@ class ErrorModel:
         prop = (self.proportional or 0.0) * np.abs(f) ** self.power
         if self.form == "sd":
             return add + prop
-        return np.sqrt(add * add + prop * prop)
+        return np.hypot(add, prop)
 
     def d_sd(self, f: np.ndarray) -> np.ndarray:
         """Derivative of :meth:`sd` with respect to ``f``."""

@@ -11,6 +11,7 @@ import sympy as sp
 
 from ..errors import ModelError
 from ._error import ErrorModel
+from ._layout import ParameterLayout
 
 __all__ = ["Covariate", "Derived", "DosingAttributes", "Model", "Output", "Parameter", "State"]
 
@@ -20,12 +21,17 @@ _ZERO = sp.Float(0.0)
 
 @dataclass(frozen=True)
 class Parameter:
-    """A population (typical) parameter: value in ``unit``."""
+    """A population (typical) parameter (a theta): value in ``unit``; ``fixed``, ``lower`` and
+    ``upper`` say how population estimation treats it (None: the default bounds of
+    :class:`~pkpd.model.ParameterLayout`)."""
 
     name: str
     value: float
     unit: str
     description: str = ""
+    fixed: bool = False
+    lower: float | None = None
+    upper: float | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,8 @@ class Model:
     metadata: dict[str, str] = field(default_factory=dict)
     occasion_etas: tuple[str, ...] = ()   # etas drawn anew for each occasion (BOV)
     sensitivities: tuple[str, ...] = ()   # w of the sensitivity states (with_sensitivities)
+    omega_blocks: tuple[tuple[str, ...], ...] = ()   # the declared blocks of omega (in order)
+    fixed_etas: tuple[str, ...] = ()      # etas whose omega block is fixed in estimation
 
     def __post_init__(self) -> None:
         # error models given as mappings (as a model file writes them) become ErrorModels
@@ -138,6 +146,12 @@ class Model:
         return tuple(o.name for o in self.outputs)
 
     @property
+    def parameter_layout(self) -> ParameterLayout:
+        """The parameters that population estimation and simulation share: thetas, omega
+        (diagonal, blocks, occasion) and sigmas, each estimated or fixed, with bounds."""
+        return ParameterLayout.of(self)
+
+    @property
     def n_state(self) -> int:
         return len(self.states)
 
@@ -161,6 +175,8 @@ class Model:
         """The text hashed by :attr:`hash`: every name, unit, value and expression, in order."""
         lines: list[str] = [f"model {self.name!r} {self.description!r} {self.time_unit!r}"]
         lines += [f"parameter {p.name} {float(p.value)!r} {p.unit!r} {p.description!r}"
+                  + (f" estimation {p.fixed!r} {p.lower!r} {p.upper!r}"
+                     if (p.fixed, p.lower, p.upper) != (False, None, None) else "")
                   for p in self.parameters]
         lines.append(f"etas {list(self.etas)!r}")
         omega = None if self.omega is None else [[float(v) for v in row] for row in self.omega]
@@ -183,6 +199,10 @@ class Model:
             lines.append(f"occasion etas {list(self.occasion_etas)!r}")
         if self.sensitivities:
             lines.append(f"sensitivities {list(self.sensitivities)!r}")
+        if any(len(b) > 1 for b in self.omega_blocks):
+            lines.append(f"omega blocks {[list(b) for b in self.omega_blocks]!r}")
+        if self.fixed_etas:
+            lines.append(f"fixed etas {list(self.fixed_etas)!r}")
         return "\n".join(lines) + "\n"
 
     @functools.cached_property

@@ -10,8 +10,8 @@ Tables and keys (anything else is an error naming it and listing the valid ones)
     name = "two_cmt_oral"
     time_unit = "h"
 
-    [parameters]            # typical values: NAME = { value, unit, description }
-    TVCL = { value = 5.0, unit = "L/h" }
+    [parameters]            # typical values: NAME = { value, unit, description, and for
+    TVCL = { value = 5.0, unit = "L/h" }   # estimation: fixed, lower, upper }
 
     [covariates]            # NAME = { unit, default, description } or NAME = "unit"
     WT = { unit = "kg", default = 70 }
@@ -22,6 +22,7 @@ Tables and keys (anything else is an error naming it and listing the valid ones)
     # omega = { names = [...], sd = [0.3, 0.25], correlation = [[1, 0.5], [0.5, 1]] }
     # blocks = [ { names = [...], matrix = [[...]] }, ... ]   (further blocks)
     # occasion = ["eta_occ_CL"]        (between-occasion etas, drawn anew per occasion)
+    # fixed = ["eta_V1"]               (omega held fixed in estimation: the eta's whole block)
 
     [individual]            # in evaluation order: NAME = "expr" or { expr, unit }
     CL = "TVCL * (WT/70)**0.75 * exp(eta_CL)"
@@ -41,7 +42,8 @@ Tables and keys (anything else is an error naming it and listing the valid ones)
     [routes]                # ROUTE = "state"
     IV = "central"
 
-    [error]                 # OUTPUT = { proportional, additive, exponential, form }
+    [error]                 # OUTPUT = { proportional, additive, exponential, power, form,
+                            #            fixed = ["additive"] or true }
     CP = { proportional = 0.1, additive = 0.05 }
 """
 
@@ -107,8 +109,10 @@ def model_from_toml(data: Mapping[str, Any], *, source: str = "<model>") -> Mode
     mb.covariates(**_table(data, "covariates", source))
 
     variability = _table(data, "variability", source)
-    _check_keys(variability, ("omega", "blocks", "occasion"), f"{source}: [variability]")
+    _check_keys(variability, ("omega", "blocks", "occasion", "fixed"),
+                f"{source}: [variability]")
     mb.occasion(*variability.get("occasion", []))
+    mb.fix_omega(*variability.get("fixed", []))
     blocks = list(variability.get("blocks", []))
     omega = variability.get("omega")
     if isinstance(omega, Mapping) and ("names" in omega or "matrix" in omega):
