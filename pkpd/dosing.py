@@ -403,7 +403,8 @@ def optimise(
     """
     import pandas as pd
 
-    from .simulation import _as_compiled, _events_for, simulate
+    from ._plan import as_compiled, events_for
+    from .simulation import simulate
     from .units import convert, parse_quantity, registry
 
     if by not in ("predicted", "pta"):
@@ -427,7 +428,7 @@ def optimise(
     if not doses or not intervals or not durs:
         raise RegimenError("optimise: doses, intervals and durations must not be empty")
 
-    cm = _as_compiled(model)
+    cm = as_compiled(model)
     out_name = output if output is not None else cm.output_names[0]
     if out_name not in cm.output_names:
         raise DataError(f"optimise: output {out_name!r} is not an output of the model; its "
@@ -462,7 +463,7 @@ def optimise(
                 assert fit is not None
                 return fit.after_history(text, start)
             wt = None if weight is None else np.array([convert(weight, "kg", what="WT")])
-            table, _, _ = _events_for(cm, text, 1, lambda: wt)
+            table, _, _ = events_for(cm, text, 1, lambda: wt)
             return table
         except RegimenError as exc:
             raise RegimenError(f"candidate {text!r}: {exc}") from None

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
+from ._plan import as_compiled, parse_times, table_columns
 from .errors import DataError, PkpdError
-from .simulation import _as_compiled, _table_columns, parse_times, simulate
+from .simulation import simulate
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -41,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["simulate_chunked", "simulate_to_zarr"]
 
 #: keyword arguments passed through to :func:`pkpd.simulate`
-_OPTIONS = ("outputs", "states", "solver", "rtol", "atol", "max_steps")
+_OPTIONS = ("outputs", "states", "solver", "rtol", "atol", "max_steps", "auc")
 #: store attribute holding the fingerprint of the run that wrote it
 _FINGERPRINT = "pkpd_run"
 #: store variable marking each finished chunk (1 once the chunk's data is written)
@@ -87,7 +88,7 @@ def _digest(*parts: Any) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class _Plan:
+class _ChunkPlan:
     """Everything a chunked run needs, checked up front; the chunks are cut from it."""
 
     compiled: CompiledModel
@@ -121,7 +122,7 @@ class _Plan:
         def table_digest(table: Any) -> str | None:
             if table is None:
                 return None
-            cols, _, ids = _table_columns(table, "table")
+            cols, _, ids = table_columns(table, "table")
             if ids is not None:
                 cols["ID"] = ids
             return _digest(*[x for name in sorted(cols) for x in (name, cols[name])])
@@ -148,11 +149,14 @@ class _Plan:
         }
 
 
-def _plan(model: Any, events: Any, patients: Any, params: Any, times: Any, chunks: Any,
-          options: dict[str, Any]) -> _Plan:
+def _chunk_plan(model: Any, events: Any, patients: Any, params: Any, times: Any, chunks: Any,
+                options: dict[str, Any]) -> _ChunkPlan:
     from .events import EventTable
     from .io.nonmem import NonmemData
 
+    if "n" in options:
+        raise DataError("chunks: sampling (n=...) is not supported chunk by chunk yet; "
+                        "draw the etas into `params` (pkpd.variability.sample_etas) instead")
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
         raise TypeError(f"unexpected keyword argument(s) {', '.join(unknown)}; the simulation "
@@ -160,7 +164,7 @@ def _plan(model: Any, events: Any, patients: Any, params: Any, times: Any, chunk
     if isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or chunks < 1:
         raise DataError(f"chunks: expected a positive whole number of subjects per chunk, "
                         f"got {chunks!r}")
-    cm = _as_compiled(model)
+    cm = as_compiled(model)
     if isinstance(events, NonmemData):
         events = events.events
     dataset = isinstance(events, EventTable)
@@ -170,7 +174,7 @@ def _plan(model: Any, events: Any, patients: Any, params: Any, times: Any, chunk
     n, ids = None, None
     for what, table in (("params", params), ("patients", patients)):
         if table is not None:
-            _, rows, tab_ids = _table_columns(table, what)
+            _, rows, tab_ids = table_columns(table, what)
             if n is not None and rows != n:
                 raise DataError(f"params has {n} rows but patients has {rows}")
             n, ids = rows, (tab_ids if tab_ids is not None else ids)
@@ -183,12 +187,12 @@ def _plan(model: Any, events: Any, patients: Any, params: Any, times: Any, chunk
     if n == 0:
         raise DataError("params/patients: no subjects (the tables have no rows)")
     ids = np.arange(1, n + 1) if ids is None else np.asarray(ids)
-    return _Plan(compiled=cm, events=events, dataset=dataset, patients=patients, params=params,
-                 n=n, ids=ids, times=parse_times(times, cm.model.time_unit), chunks=int(chunks),
-                 options=dict(options))
+    return _ChunkPlan(compiled=cm, events=events, dataset=dataset, patients=patients,
+                      params=params, n=n, ids=ids, times=parse_times(times, cm.model.time_unit),
+                      chunks=int(chunks), options=dict(options))
 
 
-def _template(plan: _Plan) -> xr.Dataset:
+def _template(plan: _ChunkPlan) -> xr.Dataset:
     """Simulate the first subject: checks the inputs (columns, units, options) at call time and
     gives the variables, their attributes and dtypes."""
     events, patients, params = plan.args(0, 1)
@@ -211,7 +215,7 @@ def _run_chunk(compiled: CompiledModel, events: Any, patients: Any, params: Any,
     return tuple(ds[v].values for v in names)
 
 
-def _lazy(plan: _Plan, template: xr.Dataset, token: str) -> xr.Dataset:
+def _lazy(plan: _ChunkPlan, template: xr.Dataset, token: str) -> xr.Dataset:
     import dask
     import dask.array as da
     import xarray as xr
@@ -254,7 +258,7 @@ def simulate_chunked(
         Subjects per chunk. Each chunk is one task calling :func:`pkpd.simulate` on its
         subjects; all times of a subject are in one chunk.
     **kwargs
-        ``outputs``, ``states``, ``solver``, ``rtol``, ``atol``, ``max_steps`` of
+        ``outputs``, ``states``, ``solver``, ``rtol``, ``atol``, ``max_steps`` and ``auc`` of
         :func:`pkpd.simulate`.
 
     Returns
@@ -281,7 +285,7 @@ def simulate_chunked(
     ...                       times="0..168 h by 1 h", chunks=2_000)  # doctest: +SKIP
     >>> ds["CP"].mean("id").compute()                                  # doctest: +SKIP
     """
-    plan = _plan(model, events, patients, params, times, chunks, kwargs)
+    plan = _chunk_plan(model, events, patients, params, times, chunks, kwargs)
     template = _template(plan)
     return _lazy(plan, template, _digest(plan.fingerprint()))
 
@@ -383,7 +387,7 @@ def simulate_to_zarr(
     import dask
 
     path = Path(path)
-    plan = _plan(model, events, patients, params, times, chunks, kwargs)
+    plan = _chunk_plan(model, events, patients, params, times, chunks, kwargs)
     fingerprint = plan.fingerprint()
     stored = _stored_fingerprint(path)
     if stored is not None and not overwrite:

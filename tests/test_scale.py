@@ -93,6 +93,14 @@ def test_chunked_options_and_one_big_chunk(two_cmt, params, patients):
         _assert_same(ds, ref)
 
 
+def test_chunked_auc_accumulators_equal_in_process(two_cmt, params, patients):
+    ref = pkpd.simulate(two_cmt, REGIMEN, patients, params=params, times=TIMES, auc=["CP"])
+    ds = scale.simulate_chunked(two_cmt, REGIMEN, patients, params=params, times=TIMES,
+                                chunks=CHUNKS, auc=["CP"])
+    assert "AUC_CP" in ds.data_vars
+    _assert_same(ds, ref)
+
+
 def test_chunked_nonmem_dataset_equals_in_process(theophylline):
     data, params = theophylline
     ref = pkpd.simulate("one_cmt_oral_nm", data, params=params, times="0..24 h by 0.5 h")

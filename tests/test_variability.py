@@ -145,4 +145,4 @@ def test_bands_have_nominal_coverage(two_cmt):
 
 def test_sampling_with_chunks_is_refused(two_cmt):
     with pytest.raises(pkpd.DataError, match="chunk"):
-        pkpd.simulate(two_cmt, "500 mg PO", times=[1.0], n=10, chunks=5)
+        pkpd.simulate_chunked(two_cmt, "500 mg PO", times=[1.0], n=10, chunks=5)
