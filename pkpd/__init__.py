@@ -56,6 +56,8 @@ _LAZY: dict[str, str] = {
     "PosteriorSample": "pkpd.estimation",
     "SubjectFits": "pkpd.estimation",
     "fit_subjects": "pkpd.estimation",
+    "fit_population": "pkpd.estimation",
+    "PopulationFit": "pkpd.estimation",
     "Population": "pkpd.population",
     "prediction_interval": "pkpd.results",
     "simulate_to_zarr": "pkpd.scale",
@@ -98,9 +100,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .codegen import CompiledModel as CompiledModel
     from .codegen import compile_model as compile_model
     from .estimation import FitResult as FitResult
+    from .estimation import PopulationFit as PopulationFit
     from .estimation import PosteriorSample as PosteriorSample
     from .estimation import SubjectFits as SubjectFits
     from .estimation import fit_individual as fit_individual
+    from .estimation import fit_population as fit_population
     from .estimation import fit_subjects as fit_subjects
     from .events import Dose as Dose
     from .events import EventTable as EventTable

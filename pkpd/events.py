@@ -296,13 +296,12 @@ class EventTable:
                    cov_interp=first.cov_interp, output=cat("output"))
 
     def repeat(self, k: int) -> EventTable:
-        """The records of this one-subject table as ``k`` identical subjects (ids 1..k)."""
-        if self.n_subjects != 1:
-            raise DataError(f"EventTable.repeat: needs one subject, the table has "
-                            f"{self.n_subjects}")
+        """The records of this table ``k`` times: copy ``c`` holds subjects
+        ``c * n_subjects ... (c + 1) * n_subjects - 1`` (ids 1..k * n_subjects)."""
         n = self.n_records
+        starts = (self.offsets[:-1][None, :] + n * np.arange(k)[:, None]).ravel()
         return EventTable(
-            ids=np.arange(1, k + 1), offsets=np.arange(k + 1) * n,
+            ids=np.arange(1, k * self.n_subjects + 1), offsets=np.append(starts, k * n),
             **{a: np.tile(getattr(self, a), k) for a in
                ("time", "evid", "amt", "cmt", "rate", "ii", "addl", "ss", "output")},
             cov=np.tile(self.cov, (k, 1)), cov_names=self.cov_names, cov_interp=self.cov_interp)

@@ -15,11 +15,6 @@ import numpy as np
 from . import __version__
 from ._plan import as_compiled, parse_times, plan
 
-# transitional: pkpd.estimation is being moved to pkpd._plan
-from ._plan import as_compiled as _as_compiled  # noqa: F401
-from ._plan import events_for as _events_for  # noqa: F401
-from ._plan import plan as _plan  # noqa: F401
-
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import xarray as xr

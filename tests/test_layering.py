@@ -43,15 +43,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 
 #: Known violations of a change in progress, allowed until it lands:
-#: (importing module or package, imported module, name). pkpd.estimation still takes these
-#: from pkpd.simulation, which re-exports them from pkpd._plan for the time being (marked
-#: "transitional" there). When estimation imports pkpd._plan itself, empty this set and delete
-#: those lines of pkpd/simulation.py; an entry that no longer occurs fails the test below.
-PENDING: frozenset[tuple[str, str, str]] = frozenset({
-    ("pkpd.estimation", "pkpd.simulation", "_as_compiled"),
-    ("pkpd.estimation", "pkpd.simulation", "_events_for"),
-    ("pkpd.estimation", "pkpd.simulation", "_plan"),
-})
+#: (importing module or package, imported module, name); an entry that no longer occurs fails
+#: the test below. Empty: keep it so.
+PENDING: frozenset[tuple[str, str, str]] = frozenset()
 
 
 @dataclass(frozen=True)

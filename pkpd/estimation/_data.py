@@ -46,8 +46,8 @@ def from_levels(cm: CompiledModel, events: Any, levels: Any,
     mapping of its DVID column."""
     import pandas as pd
 
+    from .._plan import events_for
     from ..patient import Patient
-    from ..simulation import _events_for
     from ..units import convert
 
     m = cm.model
@@ -57,7 +57,7 @@ def from_levels(cm: CompiledModel, events: Any, levels: Any,
         wt = None if p is None else p.get("WT")
         return None if wt is None else np.array([convert(wt, "kg", what="patient WT")])
 
-    table, _, _ = _events_for(cm, events, 1, weight)
+    table, _, _ = events_for(cm, events, 1, weight)
     if table.n_subjects != 1:
         raise EstimationError(f"data: the dose history holds {table.n_subjects} subjects; "
                               "fit_individual fits one")
@@ -108,10 +108,10 @@ def read_subject(model: Model | CompiledModel | str, data: Any) -> tuple[Compile
 
     import pandas as pd
 
+    from .._plan import as_compiled
     from ..io.nonmem import NonmemData, read_nonmem
-    from ..simulation import _as_compiled
 
-    cm = _as_compiled(model)
+    cm = as_compiled(model)
     if isinstance(data, pd.DataFrame | str | os.PathLike):
         data = read_nonmem(data, model=cm.model)
     if not isinstance(data, NonmemData):

@@ -57,9 +57,9 @@ def _problem(model: Model | CompiledModel | str, data: Any, *,
              occasions: Any = None) -> _Problem:
     """Read and check everything :func:`fit_individual` is given; build the objective."""
     if levels is not None:
-        from ..simulation import _as_compiled
+        from .._plan import as_compiled
 
-        model = _as_compiled(model)
+        model = as_compiled(model)
         data, outputs = from_levels(model, data, levels, patient, outputs)
     cm, data = read_subject(model, data)
     m = cm.model
@@ -436,14 +436,14 @@ def fit_subjects(model: Model | CompiledModel | str, data: NonmemData | pd.DataF
 
     import pandas as pd
 
+    from .._plan import as_compiled
     from ..errors import PkpdError
     from ..io.nonmem import read_nonmem
-    from ..simulation import _as_compiled
 
     if "patient" in options or "levels" in options:
         raise EstimationError("fit_subjects: covariates and levels come from the dataset; "
                               "patient= and levels= are for fit_individual")
-    cm = _as_compiled(model)
+    cm = as_compiled(model)
     if isinstance(data, pd.DataFrame | str | os.PathLike):
         data = read_nonmem(data, model=cm.model)
     results: dict[Any, Any] = {}

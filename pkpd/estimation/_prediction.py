@@ -85,15 +85,15 @@ class Objective:
     def _plan(self, cm: CompiledModel, k: int) -> Any:
         """The records checked and lowered once per model and K (as :func:`pkpd.simulate`
         does): each evaluation then only writes the etas and runs the engine."""
-        from ..simulation import _plan
+        from .._plan import plan as make_plan
 
         plan = self._plans.get((cm.model.hash, k))
         if plan is None:
             params = {name: np.full(k, v) for name, v in self.base.items()}
             params.update({cm.layout.names[slot]: np.zeros(k) for _, slot in self._slots})
-            plan = _plan(cm, self._tile(k), None, params=params, times=None, outputs=None,
-                         n=None, seed=None, variability=(), uncertainty=None,
-                         occasions=self.occasions)
+            plan = make_plan(cm, self._tile(k), None, params=params, times=None,
+                             outputs=None, n=None, seed=None, variability=(),
+                             uncertainty=None, occasions=self.occasions)
             self._plans[(cm.model.hash, k)] = plan
         return plan
 

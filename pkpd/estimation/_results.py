@@ -142,13 +142,13 @@ class FitResult:
         DataError
             If ``start`` is before the last dose of the history.
         """
-        from ..simulation import _events_for
+        from .._plan import events_for
         from ..units import convert
 
         if self._model is None or self._history is None:
             raise EstimationError("after_history: this FitResult does not carry its data")
         wt = self._covariates.get("WT")
-        new, _, _ = _events_for(self._model, events, 1,
+        new, _, _ = events_for(self._model, events, 1,
                                 lambda: None if wt is None else np.array([wt]))
         t0 = convert(start, self._model.model.time_unit, what="start")
         return self._history.followed_by(new, t0)

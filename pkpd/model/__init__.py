@@ -10,6 +10,7 @@ from ._builder import ModelBuilder as ModelBuilder
 from ._error import ErrorModel as ErrorModel
 from ._layout import ParameterEntry as ParameterEntry
 from ._layout import ParameterLayout as ParameterLayout
+from ._layout import omega_name as omega_name
 from ._model import Covariate as Covariate
 from ._model import Derived as Derived
 from ._model import DosingAttributes as DosingAttributes
@@ -42,6 +43,7 @@ __all__ = [
     "gate_name",
     "load_model_file",
     "model_from_toml",
+    "omega_name",
     "parse_expression",
     "sensitivity_name",
     "with_auc",

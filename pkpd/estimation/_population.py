@@ -1,0 +1,369 @@
+"""Population estimation (:func:`fit_population`): FOCE-I, FOCE and FO as NONMEM defines them,
+and SAEM, on NONMEM-format datasets."""
+
+from __future__ import annotations
+
+import sys
+import time as _time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import EstimationError
+from ._foce import METHODS, Evaluation, evaluate
+from ._popresults import PopulationFit
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from ..codegen import CompiledModel
+    from ..io.nonmem import NonmemData
+    from ..model import Model
+    from ._batch import BatchPredictor
+    from ._parameters import Transform
+    from ._popdata import PopulationData
+
+__all__ = ["fit_population"]
+
+#: Outer convergence: the largest gradient component (OFV per unit of the unconstrained
+#: parameters: log scale for positive ones) at most this, or this times |OFV| / 1000.
+GRAD_TOL = 1e-3
+#: Central-difference step of the outer gradient (unconstrained scale).
+FD_STEP = 1e-3
+#: After this many seconds, report progress (when stderr is a terminal or progress=True).
+PROGRESS_AFTER = 2.0
+NAMES = {"fo": "FO (first order)", "foce": "FOCE (no interaction)",
+         "focei": "FOCE-I (Laplace, interaction)"}
+
+
+class Problem:
+    """A population problem set up: model, data, parameter layout and the batched objective.
+
+    ``batch(X)`` evaluates the objective of ``method`` at the rows of ``X`` (unconstrained
+    parameter vectors), warm-starting the inner problems from the last modes found.
+    """
+
+    def __init__(self, cm: CompiledModel, pop: PopulationData, transform: Transform,
+                 pred: BatchPredictor, etas: tuple[str, ...], method: str) -> None:
+        self.cm, self.pop, self.transform, self.pred = cm, pop, transform, pred
+        self.etas, self.method = etas, method
+        self.modes = np.zeros((pop.n_subjects, len(etas)))
+        self.n_evaluations = 0
+
+    def omega(self, values: Mapping[str, float], etas: tuple[str, ...]) -> np.ndarray:
+        return self.transform.layout.omega(values, etas)
+
+    def evaluate_values(self, points: list[dict[str, float]], method: str | None = None,
+                        warm: bool = True) -> Evaluation:
+        """The objective at parameter values (every layout entry by name)."""
+        ev = evaluate(self.pred, self.pop, points, self.etas, method or self.method,
+                      self.modes[None] if warm else None, self.omega)
+        self.n_evaluations += len(points)
+        return ev
+
+    def batch(self, xs: np.ndarray) -> Evaluation:
+        return self.evaluate_values([self.transform.to_values(x) for x in xs])
+
+    def objective(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ev = self.batch(xs)
+        return ev.ofv, ev.subject
+
+
+def setup(model: Model | CompiledModel | str, data: Any, method: str, *,
+          outputs: Mapping[Any, str] | None, lloq: float | str | None,
+          params: Mapping[str, Any] | None, initial: Mapping[str, float] | None) -> Problem:
+    """Check everything :func:`fit_population` is given and build the problem."""
+    from .._plan import as_compiled
+    from ._batch import BatchPredictor
+    from ._parameters import Transform
+    from ._popdata import population_data
+    from ._prediction import sensitivity_model
+
+    if method not in (*METHODS, "saem"):
+        raise EstimationError(f"method={method!r}; valid: 'focei', 'foce', 'fo', 'saem'")
+    cm = as_compiled(model)
+    m = cm.model
+    if m.omega is None or not m.etas:
+        raise EstimationError(f"model '{m.name}' has no etas: population estimation needs "
+                              "between-subject variability ([variability] omega)")
+    bov = [e for e in m.occasion_etas if m.omega[m.etas.index(e), m.etas.index(e)] > 0]
+    if bov:
+        raise EstimationError(f"model '{m.name}': between-occasion etas ({', '.join(bov)}) are "
+                              "not estimated by fit_population yet; fix their variance to 0 "
+                              "or use a model without them")
+    pop = population_data(cm, data, outputs=outputs, lloq=lloq, params=params)
+    layout = m.parameter_layout
+    initial = dict(initial or {})
+    unknown = [k for k in initial if k not in layout.values]
+    if unknown:
+        raise EstimationError(f"initial: {', '.join(unknown)} are not parameters of model "
+                              f"'{m.name}'; valid: {', '.join(layout.values)}")
+    clash = [k for k in pop.fixed if k in m.etas]
+    if clash:
+        raise EstimationError(f"params: etas ({', '.join(clash)}) cannot be fixed in a "
+                              "population fit; fix their omega in the model instead")
+    # parameters given in params= are fixed at those values
+    entries = tuple(replace(e, fixed=True, value=pop.fixed[e.name])
+                    if e.name in pop.fixed else e for e in layout.entries)
+    layout = replace(layout, entries=entries)
+    values = {**layout.values, **initial}
+    etas = tuple(e for e in m.etas if values[f"omega({e})"] > 0)
+    if not etas:
+        raise EstimationError(f"model '{m.name}': every eta has a zero variance")
+    transform = Transform(layout, etas, values)
+    if transform.size == 0:
+        raise EstimationError(f"model '{m.name}': every parameter is fixed; nothing to estimate")
+    sens = sensitivity_model(cm, etas)
+    if sens is None:
+        raise EstimationError(f"model '{m.name}' has dose attributes depending on states: no "
+                              "sensitivities, which population estimation needs")
+    thetas = [e.name for e in layout.select("theta") if e.name not in pop.fixed]
+    return Problem(cm, pop, transform, BatchPredictor(cm, pop, etas, sens, thetas), etas,
+                   method if method != "saem" else "focei")
+
+
+def fit_population(
+    model: Model | CompiledModel | str,
+    data: NonmemData | pd.DataFrame | str,
+    method: str = "focei",
+    *,
+    outputs: Mapping[Any, str] | None = None,
+    lloq: float | str | None = None,
+    params: Mapping[str, Any] | None = None,
+    initial: Mapping[str, float] | None = None,
+    covariance: str | None = "sandwich",
+    maxiter: int = 500,
+    progress: bool | Callable[[str], None] | None = None,
+    seed: int | np.random.Generator | None = None,
+    saem: Mapping[str, Any] | None = None,
+) -> PopulationFit:
+    """Estimate a population model from a NONMEM-format dataset.
+
+    ``method`` is one of
+
+    ``"focei"``
+        First-order conditional estimation with interaction (NONMEM's FOCE-I): for each
+        subject the conditional mode of its etas (inner problem: damped Gauss-Newton with the
+        exact gradient from the model's forward sensitivities, all subjects in one engine call
+        per step, parallel over subjects); the Laplace approximation of the marginal likelihood
+        with the interaction term (see :mod:`pkpd.estimation._foce`); outer BFGS over thetas,
+        omegas (diagonal and blocks, through their Cholesky factors) and sigmas on an
+        unconstrained scale, with a central-difference gradient whose 2p + 1 points run in one
+        batch, the inner problems warm-started.
+    ``"foce"``, ``"fo"``
+        The same without interaction (residual variance at the population prediction), and
+        the first-order method (linearised at eta = 0).
+    ``"saem"``
+        Stochastic approximation EM as Monolix and nlmixr2 run it (Metropolis-Hastings
+        kernels for the etas, stochastic approximation of the sufficient statistics, closed-form
+        M-step for mu-referenced thetas and omega, numerical for the rest and the sigmas);
+        its OFV is the FOCE-I objective evaluated at the SAEM estimates (``ofv_method`` says
+        so), and its standard errors come from the FOCE-I covariance step there.
+
+    The objective (``ofv``) is on NONMEM's scale: -2 log likelihood without the
+    ``n_obs log(2 pi)`` constant.
+
+    Parameters
+    ----------
+    model : Model, CompiledModel or str
+        A model with etas (omega) and an error model for every output observed. Initial
+        values, bounds and fixed flags come from its parameter layout
+        (``model.parameter_layout``; the model file's ``fixed``, ``lower``, ``upper``).
+    data : NonmemData, DataFrame or path
+        The dataset (:func:`pkpd.read_nonmem`); subjects without observations are simulated
+        but add nothing.
+    method : {"focei", "foce", "fo", "saem"}
+    outputs : mapping, optional
+        Observation CMT (or DVID) -> output name, as in :func:`pkpd.fit_individual`.
+    lloq : float or str, optional
+        LLOQ (or its column) for censored levels (M3), as in :func:`pkpd.fit_individual`.
+    params : mapping, optional
+        Parameters or covariates held at given values (fixed thetas, covariates not in the
+        dataset).
+    initial : mapping, optional
+        Initial values by layout name (``{"TVCL": 3.0, "omega(eta_CL)": 0.2}``).
+    covariance : {"sandwich", "r", "s"} or None
+        The covariance step: ``R⁻¹SR⁻¹`` (NONMEM's default), ``2R⁻¹`` or ``4S⁻¹`` (on the
+        -2 log L scale); None skips it. A failed step is reported in ``covariance_status``.
+    maxiter : int
+        Outer iterations (SAEM: see ``saem``).
+    progress : bool or callable, optional
+        Print (or pass to the callable) one line per iteration: iteration, OFV, gradient norm.
+        Default: to stderr when it is a terminal, once the fit has run 2 s.
+    seed : int or Generator, optional
+        Random numbers of SAEM.
+    saem : mapping, optional
+        SAEM options: ``burn`` (iterations of the exploration phase, default 300), ``em``
+        (smoothing phase, default 200), ``chains`` (per subject, default 2).
+
+    Returns
+    -------
+    PopulationFit
+
+    Raises
+    ------
+    EstimationError
+        Bad arguments, a model without etas, between-occasion etas, fewer than two subjects
+        with observations, an objective that is not finite at the initial values.
+
+    Examples
+    --------
+    >>> fit = pkpd.fit_population("my_model.toml", "trial.csv")      # doctest: +SKIP
+    >>> fit.estimates["TVCL"], fit.rse["TVCL"], fit.ofv               # doctest: +SKIP
+    """
+    start = _time.perf_counter()
+    if covariance not in (None, "sandwich", "r", "s"):
+        raise EstimationError(f"covariance={covariance!r}; valid: 'sandwich', 'r', 's' or None")
+    if int(maxiter) != maxiter or maxiter < 1:
+        raise EstimationError(f"maxiter = {maxiter!r} must be a positive integer")
+    problem = setup(model, data, method, outputs=outputs, lloq=lloq, params=params,
+                    initial=initial)
+    report = _reporter(progress, start)
+    x0 = problem.transform.to_x()
+    first = problem.batch(x0[None])
+    if not np.isfinite(first.ofv[0]):
+        bad = problem.pop.ids[~np.isfinite(first.subject[0])]
+        raise EstimationError(f"the objective is not finite at the initial values: subject(s) "
+                              f"{', '.join(map(str, bad[:10]))} (a zero prediction with a "
+                              "proportional or exponential error model?)")
+    problem.modes = first.etas[0]
+    details: dict[str, Any] = {}
+    if method == "saem":
+        from ._saem import run_saem
+
+        x, history, success, status, details = run_saem(problem, x0, seed=seed,
+                                                        options=dict(saem or {}), report=report)
+    else:
+        x, history, success, status = _minimise(problem, x0, int(maxiter), report)
+    return _result(problem, x, history, success, status, covariance, start, details)
+
+
+def _reporter(progress: bool | Callable[[str], None] | None, start: float
+              ) -> Callable[[str], None]:
+    def report(line: str) -> None:
+        if callable(progress):
+            progress(line)
+        elif progress or (progress is None and sys.stderr.isatty()
+                          and _time.perf_counter() - start > PROGRESS_AFTER):
+            print(line, file=sys.stderr, flush=True)
+    return report
+
+
+def _minimise(problem: Problem, x0: np.ndarray, maxiter: int, report: Callable[[str], None]
+              ) -> tuple[np.ndarray, list[dict[str, Any]], bool, str]:
+    """Outer BFGS with a batched central-difference gradient; restarted (fresh Hessian) when
+    it stops short of the convergence criterion."""
+    from scipy.optimize import minimize
+
+    p = len(x0)
+    eye = np.eye(p) * FD_STEP
+    last: dict[str, Any] = {}
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        ev = problem.batch(np.vstack([x, x + eye, x - eye]))
+        if not np.isfinite(ev.ofv[0]):
+            return np.inf, np.zeros(p)
+        grad = (ev.ofv[1:p + 1] - ev.ofv[p + 1:]) / (2 * FD_STEP)
+        if not np.all(np.isfinite(grad)):
+            return np.inf, np.zeros(p)
+        problem.modes = ev.etas[0]
+        last.update(x=x.copy(), ofv=float(ev.ofv[0]), grad=grad)
+        return float(ev.ofv[0]), grad
+
+    history: list[dict[str, Any]] = []
+
+    def record(x: np.ndarray) -> None:
+        values = problem.transform.to_values(x)
+        gnorm = float(np.max(np.abs(last["grad"]))) if "grad" in last else np.nan
+        history.append({"iteration": len(history), "ofv": last.get("ofv", np.nan),
+                        "gradient_norm": gnorm,
+                        **{n: values[n] for n in problem.transform.names}})
+        report(f"iteration {len(history) - 1:4d}  OFV {last.get('ofv', np.nan):14.6f}  "
+               f"|gradient| {gnorm:.3g}")
+
+    fun(x0)
+    record(x0)
+    x = x0
+    status, success = "", False
+    for attempt in range(3):
+        res = minimize(fun, x, jac=True, method="BFGS", callback=lambda xk: record(xk),
+                       options={"gtol": GRAD_TOL, "maxiter": maxiter - len(history) + 1})
+        x = np.asarray(res.x, dtype=float)
+        fun(x)
+        tol = max(GRAD_TOL, GRAD_TOL * abs(last["ofv"]) / 1000)
+        gmax = float(np.max(np.abs(last["grad"])))
+        success = gmax <= tol
+        if success:
+            status = (f"converged: largest gradient component {gmax:.2g} <= {tol:.2g} "
+                      f"after {len(history) - 1} iterations" +
+                      (f" ({attempt} restart{'s' if attempt > 1 else ''})" if attempt else ""))
+            break
+        if len(history) > maxiter:
+            status = (f"not converged: maximum of {maxiter} iterations reached; largest "
+                      f"gradient component {gmax:.3g} > {tol:.2g}")
+            break
+        status = (f"not converged: {res.message} (largest gradient component {gmax:.3g} > "
+                  f"{tol:.2g} after {attempt + 1} restarts)")
+    return x, history, success, status
+
+
+def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], success: bool,
+            status: str, covariance: str | None, start: float, details: dict[str, Any]
+            ) -> PopulationFit:
+    import pandas as pd
+
+    from ._covariance import covariance_step
+    from ._likelihood import residual_sd, scaled, with_sigmas
+
+    tr, pop, pred = problem.transform, problem.pop, problem.pred
+    values = tr.to_values(x)
+    final = problem.evaluate_values([values])
+    problem.modes = final.etas[0]
+    names = tr.names
+    se: dict[str, float] = {}
+    rse: dict[str, float] = {}
+    cov_df = corr_df = None
+    cond = float("nan")
+    cov_status = "not requested"
+    if covariance is not None:
+        step = covariance_step(problem.objective, x, tr.jacobian(x), covariance)
+        cov_status = step.status
+        if step.ok:
+            sd = np.sqrt(np.diag(step.cov))
+            se = dict(zip(names, map(float, sd), strict=True))
+            rse = {n: 100.0 * s / abs(values[n]) if values[n] != 0 else float("inf")
+                   for n, s in se.items()}
+            corr = step.cov / np.outer(sd, sd)
+            cov_df = pd.DataFrame(step.cov, index=names, columns=names)
+            corr_df = pd.DataFrame(corr, index=names, columns=names)
+            w = np.linalg.eigvalsh(corr)
+            cond = float(w.max() / w.min()) if w.min() > 0 else float("inf")
+    thetas = {n: np.array([values[n]]) for n in pred.thetas}
+    f_pop = pred.predict(thetas, np.zeros((1, pop.n_subjects, len(problem.etas))))[0]
+    ipred = final.ipred[0]
+    obs = with_sigmas(pop.obs, {s: values[s] for e in pop.obs.errors for s in e.sigmas})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _, fx, yx, _, _, _ = scaled(obs, ipred)
+        iwres = np.where(obs.censored, np.nan, (yx - fx) / residual_sd(obs, ipred))
+    preds = obs.frame.copy()
+    preds["PRED"] = f_pop
+    preds["IPRED"] = ipred
+    preds["IWRES"] = iwres
+    etas = pd.DataFrame(final.etas[0], index=pd.Index(pop.ids, name="ID"),
+                        columns=list(problem.etas))
+    details = {**details, "inner_converged": bool(final.converged.all()),
+               "dropped_subjects": list(pop.dropped),
+               "n_simulations": pred.n_simulations, "n_subject_solves": pred.n_subject_solves}
+    fitted = tr.layout.apply(problem.cm.model, {k: v for k, v in values.items()
+                                                if k not in pop.fixed})
+    method = "saem" if details.get("saem") else problem.method
+    return PopulationFit(
+        model=fitted, method=method, ofv=float(final.ofv[0]),
+        ofv_method=details.get("ofv_method", NAMES[problem.method]),
+        estimates=dict(values), estimated=tuple(names), se=se, rse=rse, covariance=cov_df,
+        correlation=corr_df, condition_number=cond, covariance_status=cov_status, etas=etas,
+        predictions=preds, history=pd.DataFrame(history), success=success, status=status,
+        runtime=_time.perf_counter() - start, n_obs=pop.n_obs, n_subjects=pop.n_subjects,
+        n_evaluations=problem.n_evaluations, details=details)
