@@ -158,7 +158,8 @@ def fit_population(
     ``"saem"``
         Stochastic approximation EM as Monolix and nlmixr2 run it (Metropolis-Hastings
         kernels for the etas, stochastic approximation of the sufficient statistics, closed-form
-        M-step for mu-referenced thetas and omega, numerical for the rest and the sigmas);
+        M-step for mu-referenced thetas, omega and one-component residual errors, a Newton
+        step for the rest; see :mod:`pkpd.estimation._saem`);
         its OFV is the FOCE-I objective evaluated at the SAEM estimates (``ofv_method`` says
         so), and its standard errors come from the FOCE-I covariance step there.
 
@@ -196,7 +197,8 @@ def fit_population(
         Random numbers of SAEM.
     saem : mapping, optional
         SAEM options: ``burn`` (iterations of the exploration phase, default 300), ``em``
-        (smoothing phase, default 200), ``chains`` (per subject, default 2).
+        (smoothing phase, default 200), ``chains`` (per subject, default 2; raised to
+        ``ceil(50 / subjects)`` when that is larger: more chains for small datasets).
 
     Returns
     -------
