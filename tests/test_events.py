@@ -337,7 +337,9 @@ def test_history_followed_by_a_regimen() -> None:
     assert many.n_subjects == 3 and many.n_records == 12 and list(many.ids) == [1, 2, 3]
     with pytest.raises(DataError, match="before the last dose of the history"):
         history.followed_by(new, 11.0)
-    with pytest.raises(DataError, match="needs one subject"):
-        many.repeat(2)
+    twice = many.repeat(2)      # copies of a many-subject table: copy-major, ids renumbered
+    assert twice.n_subjects == 6 and list(twice.ids) == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_array_equal(twice.offsets, np.arange(7) * 4)
+    np.testing.assert_array_equal(twice.amt, np.tile(many.amt, 2))
     with pytest.raises(DataError, match="both tables must hold one subject"):
         many.followed_by(new, 30.0)

@@ -56,6 +56,8 @@ METHODS = ("fo", "foce", "focei")
 INNER_TOL = 1e-14
 STEP_TOL = 1e-8
 INNER_MAXITER = 60
+#: Newton decrements below this are at the noise floor of the solver (rtol 1e-8).
+NOISE_DEC = 1e-9
 #: Largest inner step (eta units) before the line search.
 MAX_STEP = 3.0
 
@@ -135,19 +137,23 @@ class _Assembly:
 
 def _modes(pred: BatchPredictor, thetas: dict[str, np.ndarray], assemble: _Assembly,
            eta0: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Conditional modes of every subject of every copy: damped Gauss-Newton with the exact
-    gradient and an Armijo line search, all rows advancing together."""
+    """Conditional modes of every subject of every copy, all rows advancing together:
+    quasi-Newton steps with the exact gradient, the curvature started from the Gauss-Newton
+    (expected-information) Hessian and corrected by BFGS updates (Gauss-Newton alone
+    converges only linearly when residuals are large), and an Armijo line search."""
     eta = eta0.copy()
     f, jac = pred.with_sensitivities(thetas, eta)
     value, grad, half = assemble(eta, f, jac)
+    curv = 2.0 * half
     k, n, _ = eta.shape
     done = np.zeros((k, n), bool)
     sid = np.repeat(np.arange(n), np.diff(pred.pop.starts))
     for _ in range(INNER_MAXITER):
         try:
-            step = -np.linalg.solve(2.0 * half, grad[..., None])[..., 0]
+            step = -np.linalg.solve(curv, grad[..., None])[..., 0]
         except np.linalg.LinAlgError:
-            step = -grad / np.maximum(2.0 * np.diagonal(half, axis1=2, axis2=3), 1e-12)
+            curv = 2.0 * half
+            step = -np.linalg.solve(curv, grad[..., None])[..., 0]
         big = np.max(np.abs(step), axis=2, keepdims=True)
         step = np.where(big > MAX_STEP, step * MAX_STEP / np.maximum(big, 1e-300), step)
         dec = -np.einsum("kne,kne->kn", grad, step)
@@ -165,22 +171,43 @@ def _modes(pred: BatchPredictor, thetas: dict[str, np.ndarray], assemble: _Assem
             except SolverError:
                 t = np.where(searching, t * 0.25, t)
                 continue
-            # Armijo; near the mode (tiny decrement) the objective changes at rounding level
-            # and a step that does not increase it is taken
+            # Armijo; at the noise floor of the solver (tiny decrement) the objective changes
+            # at rounding level: the step is taken unless it increases the objective beyond
+            # that, and a row whose step fails there has reached its mode
+            noise = dec < NOISE_DEC
             ok = searching & ((v_t <= value - 1e-4 * t * dec)
-                              | ((dec < 1e-6) & (v_t <= value + 1e-12 * np.abs(value))))
+                              | (noise & (v_t <= value + 1e-9 * (1.0 + np.abs(value)))))
+            done |= searching & ~ok & noise
             if ok.any():
+                s_ = trial[ok] - eta[ok]
+                y_ = g_t[ok] - grad[ok]
+                curv[ok] = _bfgs(curv[ok], s_, y_, 2.0 * h_t[ok])
                 eta[ok] = trial[ok]
                 value[ok], grad[ok], half[ok] = v_t[ok], g_t[ok], h_t[ok]
                 rows = ok[:, sid]
                 f[rows], jac[rows] = f_t[rows], jac_t[rows]
-            searching &= ~ok
+            searching &= ~ok & ~noise
             if not searching.any():
                 break
             t = np.where(searching, t * 0.25, t)
         # a line search that found no decrease: the mode is reached to rounding
         done |= searching
     return eta, value, half, f, done | (np.abs(grad).max(axis=2) < 1e-6)
+
+
+def _bfgs(b: np.ndarray, s: np.ndarray, y: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """BFGS updates of the curvature matrices ``b`` (m, e, e) by steps ``s`` and gradient
+    changes ``y`` (m, e); rows where the update would lose positive definiteness take
+    ``fallback`` (the Gauss-Newton curvature at the new point)."""
+    sy = np.einsum("me,me->m", s, y)
+    bs = np.einsum("mij,mj->mi", b, s)
+    sbs = np.einsum("me,me->m", s, bs)
+    good = (sy > 1e-12 * np.sqrt(np.einsum("me,me->m", s, s) * np.einsum("me,me->m", y, y))) \
+        & (sbs > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        upd = b + y[:, :, None] * y[:, None, :] / sy[:, None, None] \
+            - bs[:, :, None] * bs[:, None, :] / sbs[:, None, None]
+    return np.where(good[:, None, None], upd, fallback)
 
 
 def evaluate(pred: BatchPredictor, pop: PopulationData, points: list[dict[str, float]],

@@ -30,6 +30,10 @@ __all__ = ["fit_population"]
 #: Outer convergence: the largest gradient component (OFV per unit of the unconstrained
 #: parameters: log scale for positive ones) at most this, or this times |OFV| / 1000.
 GRAD_TOL = 1e-3
+#: ... or the objective unchanged to this (relative) over three iterations with the largest
+#: gradient component below STALL_GRAD.
+OFV_RTOL = 1e-9
+STALL_GRAD = 0.02
 #: Central-difference step of the outer gradient (unconstrained scale).
 FD_STEP = 1e-3
 #: After this many seconds, report progress (when stderr is a terminal or progress=True).
@@ -275,6 +279,7 @@ def _minimise(problem: Problem, x0: np.ndarray, maxiter: int, report: Callable[[
         return float(ev.ofv[0]), grad
 
     history: list[dict[str, Any]] = []
+    stalled = {"ofv": False}
 
     def record(x: np.ndarray) -> None:
         values = problem.transform.to_values(x)
@@ -284,6 +289,13 @@ def _minimise(problem: Problem, x0: np.ndarray, maxiter: int, report: Callable[[
                         **{n: values[n] for n in problem.transform.names}})
         report(f"iteration {len(history) - 1:4d}  OFV {last.get('ofv', np.nan):14.6f}  "
                f"|gradient| {gnorm:.3g}")
+        # relative criterion: the objective no longer moves (three iterations within
+        # OFV_RTOL of each other) with a small gradient: the optimiser is at the noise floor
+        if len(history) >= 3 and gnorm < STALL_GRAD:
+            recent = [h["ofv"] for h in history[-3:]]
+            if max(recent) - min(recent) <= OFV_RTOL * max(1.0, abs(recent[-1])):
+                stalled["ofv"] = True
+                raise StopIteration
 
     fun(x0)
     record(x0)
@@ -296,10 +308,12 @@ def _minimise(problem: Problem, x0: np.ndarray, maxiter: int, report: Callable[[
         fun(x)
         tol = max(GRAD_TOL, GRAD_TOL * abs(last["ofv"]) / 1000)
         gmax = float(np.max(np.abs(last["grad"])))
-        success = gmax <= tol
+        success = gmax <= tol or stalled["ofv"]
         if success:
-            status = (f"converged: largest gradient component {gmax:.2g} <= {tol:.2g} "
-                      f"after {len(history) - 1} iterations" +
+            why = (f"largest gradient component {gmax:.2g} <= {tol:.2g}" if gmax <= tol else
+                   f"OFV unchanged to {OFV_RTOL:g} (relative) over 3 iterations, largest "
+                   f"gradient component {gmax:.2g} < {STALL_GRAD:g}")
+            status = (f"converged: {why} after {len(history) - 1} iterations" +
                       (f" ({attempt} restart{'s' if attempt > 1 else ''})" if attempt else ""))
             break
         if len(history) > maxiter:
