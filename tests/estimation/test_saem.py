@@ -20,74 +20,31 @@ import pkpd
 from pkpd import EstimationError
 from pkpd.estimation._saem import mu_references
 
-THEO_SD = 0.7
+from .theophylline import theophylline_model
 
 
-def theophylline_model(*, eta_v: bool = True, allometric: bool = False,
-                       error: dict[str, float] | None = None) -> pkpd.Model:
-    """One-compartment oral model as in test_data_fits.py; ``eta_v=False`` drops the IIV of V,
-    ``allometric`` estimates an exponent of weight on CL (WT_CL)."""
-    mb = pkpd.ModelBuilder("theophylline_1cmt_oral", time_unit="h")
-    depot, central = mb.states(depot="mg", central="mg")
-    mb.parameters(TVKA="1.5 1/h", TVCL="2.8 L/h", TVV="32 L")
-    if allometric:
-        mb.parameters(WT_CL=0.75)
-        mb.covariates(WT="kg")
-    mb.etas(eta_KA=0.4, eta_CL=0.1, **({"eta_V": 0.05} if eta_v else {}))
-    mb.derive("KA", "TVKA * exp(eta_KA)")
-    mb.derive("CL", "TVCL * (WT / 70) ** WT_CL * exp(eta_CL)" if allometric
-              else "TVCL * exp(eta_CL)")
-    mb.derive("V", "TVV * exp(eta_V)" if eta_v else "TVV")
-    mb.ode(depot, "-KA * depot")
-    mb.ode(central, "KA * depot - CL / V * central")
-    mb.output("CP", "central / V", unit="mg/L")
-    mb.route("PO", depot)
-    mb.error("CP", **(error or {"additive": THEO_SD}))
-    return mb.build()
-
-
-@pytest.fixture(scope="module")
-def theo_data(shared_dir) -> pd.DataFrame:
-    return pd.read_csv(shared_dir / "data" / "theophylline.csv")
-
-
-@pytest.fixture(scope="module")
-def theo_cm() -> pkpd.CompiledModel:
-    return pkpd.compile_model(theophylline_model())
-
-
-@pytest.fixture(scope="module")
-def focei(theo_cm, theo_data) -> pkpd.PopulationFit:
-    return pkpd.fit_population(theo_cm, theo_data, "focei")
-
-
-@pytest.fixture(scope="module")
-def saem(theo_cm, theo_data) -> pkpd.PopulationFit:
-    return pkpd.fit_population(theo_cm, theo_data, "saem", seed=1)
-
-
-def test_saem_agrees_with_focei(saem, focei):
+def test_saem_agrees_with_focei(theo_saem, theo_focei):
     # Tolerances in FOCE-I standard errors: the two methods maximise different approximations
     # of the same likelihood, and SAEM's estimates carry Monte Carlo error; on these data the
     # differences stayed below 0.2 SE (thetas, sigma) and 0.25 SE (omegas) for seeds 1-6.
     # Half an SE for thetas and sigma and one SE for omegas (estimated far less precisely,
     # RSE 40-55 %) are differences no analysis would act on, yet a fit that misses the
     # optimum (or confuses a variance with an SD) exceeds them many times over.
-    assert focei.success and focei.se, focei.status
-    for name in focei.estimated:
-        tol = (1.0 if name.startswith("omega(") else 0.5) * focei.se[name]
-        assert abs(saem.estimates[name] - focei.estimates[name]) < tol, name
+    assert theo_focei.success and theo_focei.se, theo_focei.status
+    for name in theo_focei.estimated:
+        tol = (1.0 if name.startswith("omega(") else 0.5) * theo_focei.se[name]
+        assert abs(theo_saem.estimates[name] - theo_focei.estimates[name]) < tol, name
     # FOCE-I's objective at the SAEM estimates: not below its minimum (beyond the optimiser's
     # tolerance) and within 1 point of it (the FOCE-I surface is flat near the optimum)
-    assert focei.ofv - 0.01 < saem.ofv < focei.ofv + 1.0
-    assert saem.covariance_status.startswith("ok"), saem.covariance_status
-    assert set(saem.se) == set(focei.se)
+    assert theo_focei.ofv - 0.01 < theo_saem.ofv < theo_focei.ofv + 1.0
+    assert theo_saem.covariance_status.startswith("ok"), theo_saem.covariance_status
+    assert set(theo_saem.se) == set(theo_focei.se)
 
 
-def test_saem_result(saem):
-    d = saem.details
-    assert saem.method == "saem" and saem.success
-    assert saem.ofv_method == d["ofv_method"] == \
+def test_saem_result(theo_saem):
+    d = theo_saem.details
+    assert theo_saem.method == "saem" and theo_saem.success
+    assert theo_saem.ofv_method == d["ofv_method"] == \
         "FOCE-I (Laplace, interaction) evaluated at the SAEM estimates"
     assert d["saem"] is True
     assert d["mu_referenced"] == {"eta_KA": "TVKA", "eta_CL": "TVCL", "eta_V": "TVV"}
@@ -98,12 +55,12 @@ def test_saem_result(saem):
     assert 0.0 < acc["prior"] < 1.0
     assert 0.3 < acc["random_walk"] < 0.5
     assert all(0.3 < r < 0.5 for r in acc["componentwise"].values())
-    h = saem.history
+    h = theo_saem.history
     assert list(h["iteration"]) == list(range(501))
     assert h["ofv"].isna().all() and h["gradient_norm"].isna().all()
     assert h.iloc[0]["TVCL"] == 2.8
-    assert h.iloc[-1]["TVCL"] == pytest.approx(saem.estimates["TVCL"], rel=1e-12)
-    assert saem.etas.shape == (12, 3)
+    assert h.iloc[-1]["TVCL"] == pytest.approx(theo_saem.estimates["TVCL"], rel=1e-12)
+    assert theo_saem.etas.shape == (12, 3)
 
 
 def test_same_seed_same_fit(theo_cm, theo_data):
