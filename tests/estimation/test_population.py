@@ -221,3 +221,76 @@ def test_bad_input_is_refused_with_a_clear_error(baseline_model, baseline_data):
     no_etas.error("A", additive=0.1)
     with pytest.raises(EstimationError, match="no etas"):
         pkpd.fit_population(no_etas.build(), baseline_data)
+
+
+# ---------------------------------------------------------------------------------------------
+# covariance step
+# ---------------------------------------------------------------------------------------------
+
+def _hessian(fun, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    n = len(x)
+    out = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            ei, ej = np.eye(n)[i] * h[i], np.eye(n)[j] * h[j]
+            out[i, j] = (fun(x + ei + ej) - fun(x + ei - ej) - fun(x - ei + ej)
+                         + fun(x - ei - ej)) / (4 * h[i] * h[j])
+    return (out + out.T) / 2
+
+
+@pytest.mark.parametrize("kind", ["r", "sandwich", "s"])
+def test_covariance_step_matches_the_exact_likelihood(baseline_model, baseline_data, kind):
+    """Standard errors from the closed-form likelihood of the linear model: R = the Hessian of
+    -2 log L in the parameters (central differences), S = the cross-product of the subjects'
+    gradients; covariance 2 R^-1, R^-1 S R^-1 or 4 S^-1."""
+    dv = baseline_data.loc[baseline_data.EVID == 0, "DV"].to_numpy().reshape(-1, len(TIMES))
+    fit = pkpd.fit_population(baseline_model, baseline_data, params={"TVV": V},
+                              covariance=kind)
+    names = ["TVCL", "TVB", "omega(eta_B)", "CP.additive"]
+    x = np.array([fit.estimates[n] for n in names])
+
+    def per_subject(p: np.ndarray) -> np.ndarray:
+        return exact_linear(dv, p[0], V, p[1], p[2], p[3])
+
+    h = 1e-4 * x
+    r = _hessian(lambda p: per_subject(p).sum(), x, h)
+    grads = np.array([(per_subject(x + np.eye(4)[k] * h[k])
+                       - per_subject(x - np.eye(4)[k] * h[k])) / (2 * h[k]) for k in range(4)])
+    s = grads @ grads.T
+    r_inv = np.linalg.inv(r)
+    cov = {"r": 2 * r_inv, "sandwich": r_inv @ s @ r_inv, "s": 4 * np.linalg.inv(s)}[kind]
+    assert fit.covariance_status == f"ok ({kind})"
+    got = fit.covariance.loc[names, names].to_numpy()
+    np.testing.assert_allclose(np.sqrt(np.diag(got)), np.sqrt(np.diag(cov)), rtol=0.02)
+    np.testing.assert_allclose(fit.correlation.loc[names, names].to_numpy(),
+                               cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov))), atol=0.02)
+    for n in names:
+        assert fit.rse[n] == pytest.approx(100 * fit.se[n] / abs(fit.estimates[n]))
+
+
+def test_progress_lines_and_failed_covariance_are_reported(baseline_model, baseline_data):
+    lines: list[str] = []
+    fit = pkpd.fit_population(baseline_model, baseline_data, progress=lines.append,
+                              covariance=None)
+    assert lines and lines[0].startswith("iteration    0  OFV") and "|gradient|" in lines[0]
+    assert len(lines) == len(fit.history)
+    assert fit.covariance_status == "not requested" and fit.se == {}
+    fit = pkpd.fit_population(baseline_model, baseline_data, maxiter=3)
+    assert not fit.success and "maximum of 3 iterations" in fit.status
+
+
+def test_unidentified_parameter_fails_the_covariance_step(baseline_data):
+    """CL = TVCL * FR: only the product is identified, the R matrix is singular."""
+    mb = pkpd.ModelBuilder("ridge", time_unit="h")
+    mb.states(central="mg")
+    mb.parameters(TVCL=f"{CL} L/h", FR=1.0, TVV=f"{V} L")
+    mb.etas(eta_CL=0.09)
+    mb.derive("CL", "TVCL * FR * exp(eta_CL)")
+    mb.ode("central", "-CL / TVV * central")
+    mb.output("CP", "central / TVV", unit="mg/L")
+    mb.error("CP", additive=0.4)
+    data = baseline_data.assign(DV=baseline_data.DV - TVB)
+    fit = pkpd.fit_population(mb.build(), data, covariance="r")
+    assert fit.covariance_status.startswith("failed: the R matrix is not positive definite")
+    assert fit.se == {} and fit.covariance is None and np.isnan(fit.condition_number)
+    assert np.isfinite(fit.ofv) and fit.status
