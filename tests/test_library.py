@@ -10,7 +10,8 @@ import pkpd
 from pkpd import ModelError
 from pkpd.model import ErrorModel
 
-BUNDLED = {"two_cmt_oral", "mm_indirect_response", "one_cmt_oral_nm", "vancomycin_goti2018"}
+BUNDLED = {"two_cmt_oral", "mm_indirect_response", "one_cmt_oral_nm", "vancomycin_goti2018",
+           "theophylline_1cmt"}
 
 
 def test_list_models() -> None:

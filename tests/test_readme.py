@@ -38,3 +38,18 @@ def test_readme_twin_example(tmp_path, monkeypatch):
     band = pred["CP_band"]
     assert np.all(band.sel(quantile=0.05) <= pred["CP"] + 1e-9)
     assert 400 <= rec.predicted <= 600 and rec.band[0] < rec.predicted < rec.band[1]
+
+
+def test_readme_population_example(tmp_path, monkeypatch, shared_dir):
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"```python\n(import pkpd\n\nfit = pkpd.fit_population.*?)```", text, re.S)
+    assert block, "the population example is missing from README.md"
+    (tmp_path / "theophylline.csv").write_text(
+        (shared_dir / "data" / "theophylline.csv").read_text())
+    monkeypatch.chdir(tmp_path)
+    code = block.group(1).replace('seed=1)', 'seed=1, saem={"burn": 60, "em": 40})')
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    fit, saem = scope["fit"], scope["saem"]
+    assert fit.success and 116.7 < fit.ofv < 116.9
+    assert abs(saem.estimates["TVCL"] - fit.estimates["TVCL"]) < fit.se["TVCL"]
