@@ -67,6 +67,15 @@ class Problem:
         self.n_evaluations += len(points)
         return ev
 
+    def refresh_modes(self, x: np.ndarray) -> None:
+        """Guard against a subject's conditional density having several modes: the modes at
+        ``x`` found from the last ones and from eta = 0; each subject keeps the better."""
+        values = [self.transform.to_values(x)]
+        warm = self.evaluate_values(values)
+        cold = self.evaluate_values(values, warm=False)
+        better = cold.subject[0] < warm.subject[0] - 1e-9
+        self.modes = np.where(better[:, None], cold.etas[0], warm.etas[0])
+
     def batch(self, xs: np.ndarray) -> Evaluation:
         return self.evaluate_values([self.transform.to_values(x) for x in xs])
 
@@ -142,6 +151,7 @@ def fit_population(
     progress: bool | Callable[[str], None] | None = None,
     seed: int | np.random.Generator | None = None,
     saem: Mapping[str, Any] | None = None,
+    starts: int = 1,
 ) -> PopulationFit:
     """Estimate a population model from a NONMEM-format dataset.
 
@@ -198,7 +208,14 @@ def fit_population(
         Print (or pass to the callable) one line per iteration: iteration, OFV, gradient norm.
         Default: to stderr when it is a terminal, once the fit has run 2 s.
     seed : int or Generator, optional
-        Random numbers of SAEM.
+        Random numbers of SAEM and of the extra starting points.
+    starts : int
+        FOCE-family fits: optimisations to run, from the initial values and from
+        ``starts - 1`` points drawn around them (each unconstrained parameter moved by
+        N(0, 0.5^2): about ±50 % on thetas, omegas and sigmas); the lowest OFV is kept and
+        ``details["starts"]`` lists every start's OFV and status. Sparse data and
+        absorption models can have local optima (a flip-flop solution, a variance near
+        zero); more starts guard against them.
     saem : mapping, optional
         SAEM options: ``burn`` (iterations of the exploration phase, default 300), ``em``
         (smoothing phase, default 200), ``chains`` (per subject, default 2; raised to
@@ -224,6 +241,8 @@ def fit_population(
         raise EstimationError(f"covariance={covariance!r}; valid: 'sandwich', 'r', 's' or None")
     if int(maxiter) != maxiter or maxiter < 1:
         raise EstimationError(f"maxiter = {maxiter!r} must be a positive integer")
+    if int(starts) != starts or starts < 1:
+        raise EstimationError(f"starts = {starts!r} must be a positive integer")
     problem = setup(model, data, method, outputs=outputs, lloq=lloq, params=params,
                     initial=initial)
     report = _reporter(progress, start)
@@ -243,6 +262,10 @@ def fit_population(
                                                         options=dict(saem or {}), report=report)
     else:
         x, history, success, status = _minimise(problem, x0, int(maxiter), report)
+        if starts > 1:
+            x, history, success, status, details = _more_starts(
+                problem, x0, (x, history, success, status), int(starts), int(maxiter), seed,
+                report)
     return _result(problem, x, history, success, status, covariance, start, details)
 
 
@@ -268,6 +291,7 @@ def _minimise(problem: Problem, x0: np.ndarray, maxiter: int, report: Callable[[
     last: dict[str, Any] = {}
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        problem.refresh_modes(x)
         ev = problem.batch(np.vstack([x, x + eye, x - eye]))
         if not np.isfinite(ev.ofv[0]):
             return np.inf, np.zeros(p)
@@ -325,6 +349,31 @@ def _minimise(problem: Problem, x0: np.ndarray, maxiter: int, report: Callable[[
     return x, history, success, status
 
 
+def _more_starts(problem: Problem, x0: np.ndarray, best: tuple[Any, ...], starts: int,
+                 maxiter: int, seed: int | np.random.Generator | None,
+                 report: Callable[[str], None]) -> tuple[Any, ...]:
+    """Further optimisations from points drawn around ``x0``; the lowest OFV is kept."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    runs = [best]
+    for k in range(1, starts):
+        x_start = x0 + rng.normal(0.0, 0.5, len(x0))
+        problem.modes = np.zeros_like(problem.modes)
+        if not np.isfinite(problem.batch(x_start[None]).ofv[0]):
+            report(f"start {k + 1}: objective not finite at its starting point; skipped")
+            continue
+        report(f"start {k + 1} of {starts}")
+        runs.append(_minimise(problem, x_start, maxiter, report))
+    ofvs = [float(problem.batch(r[0][None]).ofv[0]) for r in runs]
+    order = sorted(range(len(runs)), key=lambda i: (not runs[i][2], ofvs[i]))
+    x, history, success, status = runs[order[0]]
+    problem.modes = problem.batch(x[None]).etas[0]
+    table = [{"start": i + 1, "ofv": ofvs[i], "success": runs[i][2], "status": runs[i][3]}
+             for i in range(len(runs))]
+    status += (f"; best of {len(runs)} starts (OFV "
+               + ", ".join(f"{ofvs[i]:.3f}" for i in order) + ")")
+    return x, history, success, status, {"starts": table}
+
+
 def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], success: bool,
             status: str, covariance: str | None, start: float, details: dict[str, Any]
             ) -> PopulationFit:
@@ -335,6 +384,7 @@ def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], succ
 
     tr, pop, pred = problem.transform, problem.pop, problem.pred
     values = tr.to_values(x)
+    problem.refresh_modes(x)
     final = problem.evaluate_values([values])
     problem.modes = final.etas[0]
     names = tr.names

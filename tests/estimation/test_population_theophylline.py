@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pytest
 
+import pkpd
 from pkpd.estimation._population import setup
 
 from .nlme import nlme_theophylline, require_rscript
@@ -76,3 +77,23 @@ def test_focei_result_is_complete(theo_focei):
     # individual predictions fit better than population predictions
     assert ((preds.DV - preds.IPRED) ** 2).sum() < ((preds.DV - preds.PRED) ** 2).sum()
     assert fit.etas.shape == (12, 3) and fit.runtime > 0 and fit.n_evaluations > 0
+
+
+def test_poor_initial_values_still_reach_the_optimum(theo_cm, theo_data, theo_focei):
+    """From KA 5/h, V 10 L and a KA variance of 2, subjects' conditional densities have two
+    modes (absorption faster or slower than elimination): modes are refreshed from eta = 0 at
+    every outer iteration, and the fit reaches the same optimum."""
+    fit = pkpd.fit_population(theo_cm, theo_data, "focei", covariance=None,
+                              initial={"TVKA": 5.0, "TVV": 10.0, "omega(eta_KA)": 2.0})
+    assert fit.success, fit.status
+    assert fit.ofv == pytest.approx(theo_focei.ofv, abs=1e-3)
+    for name in ("TVKA", "TVCL", "TVV"):
+        assert fit.estimates[name] == pytest.approx(theo_focei.estimates[name], rel=2e-3)
+
+
+def test_more_starts_keep_the_lowest_objective(theo_cm, theo_data, theo_focei):
+    fit = pkpd.fit_population(theo_cm, theo_data, "focei", covariance=None, starts=3, seed=4)
+    table = fit.details["starts"]
+    assert len(table) == 3 and "best of 3 starts" in fit.status
+    assert fit.ofv == pytest.approx(min(row["ofv"] for row in table), abs=1e-6)
+    assert fit.ofv == pytest.approx(theo_focei.ofv, abs=1e-3)
