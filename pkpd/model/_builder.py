@@ -21,7 +21,9 @@ from ._checks import (
     normalise_unit,
 )
 from ._error import ErrorModel
+from ._layout import estimation_fields
 from ._model import Covariate, Derived, DosingAttributes, Model, Output, Parameter, State
+from ._omega import assemble_omega
 from ._parser import parse_expression
 
 __all__ = ["ModelBuilder"]
@@ -142,7 +144,7 @@ class ModelBuilder:
                 description = str(spec.get("description", ""))
                 value = _finite(spec["value"], what)
                 unit = normalise_unit(spec.get("unit"), what=what)
-                estimation = _estimation_fields(spec, value, what)
+                estimation = estimation_fields(spec, value, what)
             elif isinstance(spec, (int, float)) and not isinstance(spec, bool):
                 value, unit = _finite(spec, what), "1"
             else:
@@ -438,16 +440,8 @@ class ModelBuilder:
                 raise ModelError(f"error model for {oname!r}: not an output (outputs: "
                                  f"{', '.join(out_names) or 'none'})")
 
-        # omega
-        omega = None
-        if self._etas:
-            omega = np.zeros((len(self._etas), len(self._etas)))
-            index = {n: i for i, n in enumerate(self._etas)}
-            for names, block in self._omega_blocks:
-                idx = [index[n] for n in names]
-                omega[np.ix_(idx, idx)] = block
-            check_omega(tuple(self._etas), omega)
-            omega.setflags(write=False)
+        omega = assemble_omega(self._etas, self._omega_blocks, self._occasion,
+                               self._fixed_etas)
 
         # every declared symbol must be used somewhere
         used: set[str] = set()
@@ -462,23 +456,6 @@ class ModelBuilder:
                 raise ModelError(f"{kind} {name!r} is declared but never used in any equation; "
                                  "remove it or use it")
 
-        for name in self._occasion:
-            if name not in self._etas:
-                raise ModelError(f"occasion eta {name!r} is not a declared eta; etas: "
-                                 f"{', '.join(self._etas) or 'none'}")
-        for name in self._fixed_etas:
-            if name not in self._etas:
-                raise ModelError(f"fixed eta {name!r} is not a declared eta; etas: "
-                                 f"{', '.join(self._etas) or 'none'}")
-        for names, block in self._omega_blocks:
-            occ = [n in self._occasion for n in names]
-            if any(occ) and not all(occ) and np.any(
-                    block[np.ix_(occ, np.logical_not(occ))] != 0):
-                bsv = ", ".join(n for n, o in zip(names, occ, strict=True) if not o)
-                bov = ", ".join(n for n, o in zip(names, occ, strict=True) if o)
-                raise ModelError(f"omega block {names}: correlations between between-subject "
-                                 f"etas ({bsv}) and between-occasion etas ({bov}) are not "
-                                 "supported; declare them in separate blocks")
         return Model(
             name=self.name, description=self.description, time_unit=self.time_unit,
             parameters=tuple(self._parameters), etas=tuple(self._etas), omega=omega,
@@ -491,27 +468,6 @@ class ModelBuilder:
             omega_blocks=tuple(tuple(names) for names, _ in self._omega_blocks),
             fixed_etas=tuple(dict.fromkeys(self._fixed_etas)),
         )
-
-
-def _estimation_fields(spec: Mapping[str, Any], value: float, what: str) -> dict[str, Any]:
-    """``fixed``, ``lower`` and ``upper`` of a parameter, checked against its value."""
-    out: dict[str, Any] = {}
-    if "fixed" in spec:
-        if not isinstance(spec["fixed"], bool):
-            raise ModelError(f"{what}: fixed = {spec['fixed']!r} must be true or false")
-        out["fixed"] = spec["fixed"]
-    for key in ("lower", "upper"):
-        if key in spec:
-            bound = spec[key]
-            if not isinstance(bound, int | float) or isinstance(bound, bool) or \
-                    np.isnan(bound):
-                raise ModelError(f"{what}: {key} = {bound!r} must be a number")
-            out[key] = float(bound)
-    lo, hi = out.get("lower", -np.inf), out.get("upper", np.inf)
-    if not lo <= value <= hi or lo == hi:
-        raise ModelError(f"{what}: value {value} must lie within lower {lo} and upper {hi} "
-                         "(lower < upper)")
-    return out
 
 
 def _only(spec: Mapping[str, Any], keys: Sequence[str], what: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from ..errors import ModelError
 if TYPE_CHECKING:  # pragma: no cover
     from ._model import Model
 
-__all__ = ["ParameterEntry", "ParameterLayout", "omega_name"]
+__all__ = ["ParameterEntry", "ParameterLayout", "estimation_fields", "omega_name"]
 
 KINDS = ("theta", "omega", "sigma")
 
@@ -168,3 +168,25 @@ def blocks_of(model: Model) -> tuple[tuple[str, ...], ...]:
     if model.omega_blocks:
         return model.omega_blocks
     return tuple((e,) for e in model.etas)
+
+
+def estimation_fields(spec: Mapping[str, Any], value: float, what: str) -> dict[str, Any]:
+    """``fixed``, ``lower`` and ``upper`` of a parameter declaration, checked against its
+    value (a :class:`~pkpd.ModelError` names the parameter)."""
+    out: dict[str, Any] = {}
+    if "fixed" in spec:
+        if not isinstance(spec["fixed"], bool):
+            raise ModelError(f"{what}: fixed = {spec['fixed']!r} must be true or false")
+        out["fixed"] = spec["fixed"]
+    for key in ("lower", "upper"):
+        if key in spec:
+            bound = spec[key]
+            if not isinstance(bound, int | float) or isinstance(bound, bool) or \
+                    np.isnan(bound):
+                raise ModelError(f"{what}: {key} = {bound!r} must be a number")
+            out[key] = float(bound)
+    lo, hi = out.get("lower", -np.inf), out.get("upper", np.inf)
+    if not lo <= value <= hi or lo == hi:
+        raise ModelError(f"{what}: value {value} must lie within lower {lo} and upper {hi} "
+                         "(lower < upper)")
+    return out
