@@ -20,7 +20,9 @@ with ``g_j = d f_j / d eta`` and the expected-information weight
 individual prediction; the second term of ``w`` as in Almquist et al. 2015, eq. 14, which
 nlmixr2 uses). FOCE evaluates ``V`` at the population prediction (eta = 0), so that the second
 term vanishes; FO linearises at eta = 0 (closed form, no inner problem). The weight of a
-censored level is its squared score (``(d term / d f)^2 / 4``).
+censored level is the curvature of its term, ``lambda (z + lambda) (dz/df)^2``
+(:func:`~pkpd.estimation._likelihood.censored_information`), as NONMEM's Laplacian method
+would have it (the expected information of a censored level is not defined by its value).
 
 References
 ----------
@@ -40,7 +42,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import SolverError
-from ._likelihood import d_terms, residual_sd, scaled, terms, with_sigmas
+from ._likelihood import (
+    censored_information,
+    d_terms,
+    residual_sd,
+    scaled,
+    terms,
+    with_sigmas,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._batch import BatchPredictor
@@ -101,7 +110,7 @@ def _pieces(obs: Observations, f: np.ndarray, f_var: np.ndarray | None
             dc = d_terms(obs, f)
             term = np.where(c, terms(obs, f), term)
             dterm = np.where(c, dc, dterm)
-            weight = np.where(c, dc * dc / 4.0, weight)
+            weight = np.where(c, censored_information(obs, f), weight)
     term = np.where(np.isnan(term), np.inf, term)
     return term, dterm, weight
 

@@ -17,7 +17,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from ._data import Observations
 
-__all__ = ["d_terms", "residual_sd", "scaled", "terms", "with_sigmas"]
+__all__ = ["censored_information", "d_terms", "residual_sd", "scaled", "terms", "with_sigmas"]
 
 
 def residual_sd(obs: Observations, f: np.ndarray) -> np.ndarray:
@@ -79,6 +79,22 @@ def d_terms(obs: Observations, f: np.ndarray) -> np.ndarray:
         mills = np.exp(-0.5 * z * z - 0.5 * np.log(2 * np.pi) - log_ndtr(z))
         censored = -2.0 * mills * dz
         return np.where(obs.censored, censored, observed)
+
+
+def censored_information(obs: Observations, f: np.ndarray) -> np.ndarray:
+    """Half the second derivative of each censored term by its prediction,
+    ``lambda (z + lambda) (dz/df)^2`` with ``z = (LLOQ - f) / sd`` and ``lambda`` the inverse
+    Mills ratio ``phi(z) / Phi(z)`` (the curvature of ``-log Phi(z)``; the second derivative
+    of ``z`` itself is left out); 0 for observed levels."""
+    from scipy.special import log_ndtr
+
+    o = obs
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sd, fx, _, lx, d_fx, d_sd = scaled(o, f)
+        z = (lx - fx) / sd
+        dz = (-d_fx * sd - (lx - fx) * d_sd) / sd**2
+        mills = np.exp(-0.5 * z * z - 0.5 * np.log(2 * np.pi) - log_ndtr(z))
+        return np.where(o.censored, mills * (z + mills) * dz * dz, 0.0)
 
 
 def with_sigmas(obs: Observations, sigmas: dict[str, float]) -> Observations:
