@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import EstimationError
 from ._data import Observations, fixed_values, from_levels, observations, read_subject
+from ._optimise import Minimum, minimise, quiet
 from ._prediction import Objective, sensitivity_model
 from ._results import FitResult, SubjectFits
 
@@ -32,9 +33,9 @@ __all__ = ["fit_individual", "fit_subjects"]
 HESS_STEP = 1e-2
 #: ... or central differences of the exact gradient.
 HESS_STEP_EXACT = 1e-4
-#: Largest gradient component accepted when the line search stalls (precision loss).
-GRAD_TOL = 1e-4
-
+#: Smallest eigenvalue of a positive definite Hessian, relative to its largest (below it the
+#: differences cannot tell it from zero).
+HESS_RTOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,17 @@ def fit_individual(
     prior SD, or of the posterior SD where the levels make it smaller; the 2 n points run as
     copies of the subject in one simulate call).
 
+    Convergence is judged on relative scales (:mod:`pkpd.estimation._optimise`): BFGS stops
+    when the largest gradient component times ``max(1, |eta_i|)`` is at most 1e-6 of
+    ``max(1, |OFV|)``. Where it stops short (its line search fails on a badly scaled valley,
+    or its iterations run out), a trust-region Newton method on the differenced Hessian goes
+    on from the lowest point, until that criterion holds or the decrease it predicts to the
+    optimum, ``g' H^-1 g / 2``, is at most 1e-9 of ``max(1, |OFV|)``. ``success`` is True
+    only when one of the criteria is met and the Hessian is positive definite (its smallest
+    eigenvalue above 1e-8 of its largest, the precision of the differences); ``message``
+    says which criterion ended the fit, or why none was met. Trial points whose predictions
+    overflow count as +inf, without warnings.
+
     Models whose dose attributes depend on states have no sensitivities; for them (and with
     ``gradient="fd"``) the gradient is a central finite difference (step 1e-5) and the
     Hessian second differences of the objective (step 1e-2 of the same SDs).
@@ -236,9 +248,9 @@ def fit_individual(
         LLOQ being ``lloq`` or, if none is given, its DV), is censored: it contributes
         ``-2 log Phi((LLOQ - f) / sigma)`` (M3).
     check : bool
-        Raise :class:`EstimationError` when the fit fails (default); with False, return the
-        result with ``success=False`` (and a NaN covariance if the Hessian is not positive
-        definite).
+        Raise :class:`EstimationError` when the fit fails (no convergence criterion met, or a
+        Hessian that is not positive definite) (default); with False, return the result with
+        ``success=False`` (and a NaN covariance if the Hessian is not positive definite).
     gradient : {"auto", "exact", "fd"}
         ``"auto"``: exact where sensitivities are available, else finite differences;
         ``"exact"`` raises :class:`EstimationError` where they are not; ``"fd"``: finite
@@ -296,7 +308,6 @@ def fit_individual(
     ...               times="0..168 h by 1 h")                   # doctest: +SKIP
     """
     import pandas as pd
-    from scipy.optimize import minimize
 
     start = _time.perf_counter()
     if int(starts) != starts or starts < 1:
@@ -316,16 +327,23 @@ def fit_individual(
     given, fixed = problem.given, objective.base
     n = len(names)
     x0 = np.zeros(n)
-    f0 = objective(x0[None, :])[0]
+    f0 = quiet(objective, x0[None, :])[0]
     if not np.isfinite(f0):
-        terms = objective.terms(objective.predict(x0[None, :]))[0]
+        terms = quiet(objective.terms, objective.predict(x0[None, :]))[0]
         rows = data.observations["ROW"].to_numpy()[~np.isfinite(terms)]
         raise EstimationError(f"the objective is not finite at eta = 0: dataset row(s) "
                               f"{', '.join(map(str, rows[:10]))} (a zero prediction with a "
                               "proportional-only or exponential error model?)")
 
-    res = minimize(objective.value_and_gradient, x0, jac=True, method="BFGS",
-                   options={"gtol": GRAD_TOL / 100, "maxiter": 200 * n})
+    sd_prior = (np.sqrt(np.diag(prior)) if prior is not None else np.full(n, np.nan))
+    step = HESS_STEP_EXACT if sens is not None else HESS_STEP
+    h = step * np.where(np.isfinite(sd_prior) & (sd_prior > 0), sd_prior, 1.0)
+
+    def run(x_start: np.ndarray) -> Minimum:
+        return minimise(objective.value_and_gradient, x_start,
+                        lambda x: objective.hessian(x, h), maxiter=200 * n)
+
+    res = run(x0)
     if starts > 1:
         # more starting points, drawn from twice the prior SD (unit SD without a prior): keep
         # the lowest objective
@@ -334,37 +352,35 @@ def fit_individual(
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         spread = 4.0 * prior if prior is not None else np.eye(n)
         for x_start in sample_etas(spread, starts - 1, rng):
-            if not np.isfinite(objective(x_start[None, :])[0]):
-                continue
-            other = minimize(objective.value_and_gradient, x_start, jac=True, method="BFGS",
-                             options={"gtol": GRAD_TOL / 100, "maxiter": 200 * n})
-            if np.isfinite(other.fun) and other.fun < res.fun - 1e-9:
+            other = run(x_start)      # inf where the objective is not finite at x_start
+            tie = abs(other.fun - res.fun) <= 1e-9 * max(1.0, abs(res.fun))
+            if other.fun < res.fun - 1e-9 or (tie and other.converged and not res.converged):
                 res = other
     x = np.asarray(res.x, dtype=float)
     grad_max = float(np.max(np.abs(res.jac))) if np.all(np.isfinite(res.jac)) else np.inf
-    converged = bool(res.success) or (np.isfinite(res.fun) and grad_max < GRAD_TOL)
-    message = str(res.message)
+    converged, message = res.converged, res.message
 
-    sd_prior = (np.sqrt(np.diag(prior)) if prior is not None else np.full(n, np.nan))
-    step = HESS_STEP_EXACT if sens is not None else HESS_STEP
-    h = step * np.where(np.isfinite(sd_prior) & (sd_prior > 0), sd_prior, 1.0)
-    hess = objective.hessian(x, h)
+    hess = quiet(objective.hessian, x, h)
     # informative levels make the posterior much narrower than the prior: then differences
     # again with steps on the posterior's scale
     with np.errstate(invalid="ignore", divide="ignore"):
         diag = np.diag(hess)
         sd_post = np.sqrt(2.0 / diag)     # the SD of each eta with the others fixed
     if np.all(np.isfinite(sd_post)) and np.any(step * sd_post < 0.5 * h):
-        hess = objective.hessian(x, np.minimum(h, step * sd_post))
+        hess = quiet(objective.hessian, x, np.minimum(h, step * sd_post))
+    half = (hess + hess.T) / 4                           # half the (symmetrised) Hessian
+    lam = np.linalg.eigvalsh(half) if np.all(np.isfinite(half)) else np.full(n, np.nan)
     try:
-        chol = np.linalg.cholesky((hess + hess.T) / 4)   # half the (symmetrised) Hessian
-        inv = np.linalg.inv(chol)
+        if not lam[0] > HESS_RTOL * lam[-1]:
+            raise np.linalg.LinAlgError
+        inv = np.linalg.inv(np.linalg.cholesky(half))
         cov = inv.T @ inv
     except np.linalg.LinAlgError:
         cov = np.full((n, n), np.nan)
         converged = False
-        message += "; the Hessian of the objective is not positive definite at the optimum " \
-                   "(the etas are not all determined: estimate fewer, or use method='map')"
+        message += (f"; but the Hessian of the objective is not positive definite at the "
+                    f"optimum (eigenvalues {lam[0]:.3g} to {lam[-1]:.3g}: the etas are not all "
+                    "determined; estimate fewer, or use method='map')")
     if not converged and check:
         raise EstimationError(f"fit of subject {data.ids[0]} (model '{m.name}', method "
                               f"'{method}') failed: {message}; largest gradient component "
