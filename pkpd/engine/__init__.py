@@ -280,13 +280,21 @@ def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.nda
     kernels = (compiled.rhs, compiled.jac, compiled.derive, compiled.outputs, compiled.dosing,
                compiled.init, compiled.n_state, compiled.n_out, 1 if linear else 0)
     bounds = _blocks(n_sub, n_threads())
-    if len(bounds) == 2:
-        _kernel.run(*kernels, 0, n_sub, *args)
-    else:
-        # the kernel releases the GIL: one thread per block of subjects, each writing its rows
-        with ThreadPoolExecutor(max_workers=len(bounds) - 1) as pool:
-            list(pool.map(lambda b: _kernel.run(*kernels, b[0], b[1], *args),
-                          itertools.pairwise(bounds)))
+    try:
+        if len(bounds) == 2:
+            _kernel.run(*kernels, 0, n_sub, *args)
+        else:
+            # the kernel releases the GIL: one thread per block of subjects, each writing its
+            # rows
+            with ThreadPoolExecutor(max_workers=len(bounds) - 1) as pool:
+                list(pool.map(lambda b: _kernel.run(*kernels, b[0], b[1], *args),
+                              itertools.pairwise(bounds)))
+    except ArithmeticError as exc:
+        # e.g. the matrix exponential of infinite rates (parameters overflowing to inf)
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise SolverError(f"arithmetic error in the engine ({what}): parameter values outside "
+                          "the range of float64 (an eta or parameter so large that a rate "
+                          "overflows?)") from None
     failed = np.flatnonzero(status[:, 0] != 0)
     if len(failed):
         s = int(failed[0])

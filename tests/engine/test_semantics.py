@@ -164,3 +164,11 @@ def test_locf_covariate_equals_nocb_with_values_shifted():
     np.testing.assert_allclose(locf["C"].values[1:], nocb["C"].values[1:], rtol=1e-9)
     assert not np.allclose(locf["C"].values[2:],
                            pkpd.simulate(cm, pkpd.read_nonmem(frame), **TIGHT)["C"].values[2:])
+
+
+def test_overflowing_rates_raise_solver_error() -> None:
+    """exp(800) overflows to inf: the exact stepping's matrix exponential cannot scale it; the
+    caller gets a SolverError (which fits treat as an unusable point), not an OverflowError."""
+    with pytest.raises(pkpd.SolverError, match="arithmetic error in the engine"):
+        pkpd.simulate("two_cmt_oral", "500 mg PO", times=[1.0, 2.0],
+                      params={"eta_CL": [800.0]})
