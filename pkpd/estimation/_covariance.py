@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._differences import hessian_from_values, hessian_points
+
 __all__ = ["CovarianceStep", "covariance_step"]
 
 KINDS = ("sandwich", "r", "s")
@@ -46,22 +48,12 @@ def covariance_step(batch: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
     """
     p = len(x)
     h = STEP
-    eye = np.eye(p) * h
-    pairs = [(i, j) for i in range(p) for j in range(i + 1, p)]
-    points = [x, *(x + eye[i] for i in range(p)), *(x - eye[i] for i in range(p))]
-    for i, j in pairs:
-        points += [x + eye[i] + eye[j], x + eye[i] - eye[j],
-                   x - eye[i] + eye[j], x - eye[i] - eye[j]]
-    total, subject = batch(np.array(points))
+    total, subject = batch(hessian_points(x, h))
     nan = np.full((p, p), np.nan)
     if not np.all(np.isfinite(total)):
         return CovarianceStep(nan, nan, nan, "failed: the objective is not finite next to the "
                                              "optimum (a parameter at a bound?)")
-    f0 = total[0]
-    r = np.diag((total[1:p + 1] - 2 * f0 + total[p + 1:2 * p + 1]) / h**2)
-    for k, (i, j) in enumerate(pairs):
-        pp, pm, mp, mm = total[2 * p + 1 + 4 * k: 2 * p + 5 + 4 * k]
-        r[i, j] = r[j, i] = (pp - pm - mp + mm) / (4 * h * h)
+    r = hessian_from_values(total, h, p)
     grads = (subject[1:p + 1] - subject[p + 1:2 * p + 1]) / (2 * h)     # (p, n_subjects)
     s = grads @ grads.T
     status = f"ok ({kind})"

@@ -253,16 +253,6 @@ class Objective:
             _, grads = self.values_and_gradients(np.vstack([x + eye, x - eye]))
             hess = (grads[:n] - grads[n:]) / (2 * h[:, None])
             return (hess + hess.T) / 2
-        eye = np.eye(n) * h
-        pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-        points = [x, *(x + eye[i] for i in range(n)), *(x - eye[i] for i in range(n))]
-        for i, j in pairs:
-            points += [x + eye[i] + eye[j], x + eye[i] - eye[j],
-                       x - eye[i] + eye[j], x - eye[i] - eye[j]]
-        values = self(np.array(points))
-        f0 = values[0]
-        hess = np.diag((values[1:n + 1] - 2 * f0 + values[n + 1:2 * n + 1]) / h**2)
-        for k, (i, j) in enumerate(pairs):
-            pp, pm, mp, mm = values[2 * n + 1 + 4 * k: 2 * n + 5 + 4 * k]
-            hess[i, j] = hess[j, i] = (pp - pm - mp + mm) / (4 * h[i] * h[j])
-        return hess
+        from ._differences import hessian_from_values, hessian_points
+
+        return hessian_from_values(self(hessian_points(x, h)), h, n)
