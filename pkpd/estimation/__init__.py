@@ -15,10 +15,12 @@ per-subject etas and predictions.
 
 Modules, one job each: ``_data`` (one subject's records and observations), ``_popdata`` (all
 subjects'), ``_likelihood`` (residual-error terms), ``_prediction`` and ``_batch`` (predictions
-with sensitivities, for one subject or a whole dataset), ``_individual`` (the twin's fits),
-``_parameters`` (estimated parameters as an unconstrained vector), ``_foce`` (the FO, FOCE and
-FOCE-I objective), ``_saem``, ``_population`` (the population driver), ``_covariance`` (the
-covariance step), ``_results`` and ``_popresults`` (result classes).
+with sensitivities, for one subject or a whole dataset), ``_individual`` (the twin's fits) and
+``_optimise`` (its minimiser), ``_parameters`` (estimated parameters as an unconstrained
+vector), ``_foce`` (the FO, FOCE and FOCE-I objective), ``_saem``, ``_population`` (the
+population driver), ``_covariance`` (the covariance step), ``_differences`` (second
+differences), ``_posterior`` (posterior draws), ``_results`` and ``_popresults`` (result
+classes).
 """
 
 from __future__ import annotations
