@@ -52,6 +52,7 @@ from ._likelihood import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..model import ParameterLayout
     from ._batch import BatchPredictor
     from ._data import Observations
     from ._popdata import PopulationData
@@ -219,14 +220,14 @@ def _bfgs(b: np.ndarray, s: np.ndarray, y: np.ndarray, fallback: np.ndarray) -> 
     return np.where(good[:, None, None], upd, fallback)
 
 
-def evaluate(pred: BatchPredictor, pop: PopulationData, points: list[dict[str, float]],
-             etas: tuple[str, ...], method: str, eta0: np.ndarray | None = None,
-             layout_omega: object = None) -> Evaluation:
+def evaluate(pred: BatchPredictor, pop: PopulationData, layout: ParameterLayout,
+             points: list[dict[str, float]], etas: tuple[str, ...], method: str,
+             eta0: np.ndarray | None = None) -> Evaluation:
     """The objective of ``method`` at each parameter vector of ``points`` (every layout value
     by name); ``eta0`` (k, n_subjects, n_eta) warm-starts the inner problems."""
     k, n, e = len(points), pop.n_subjects, len(etas)
     thetas = {name: np.array([p[name] for p in points]) for name in pred.thetas}
-    omega = np.array([layout_omega(p, etas) for p in points])   # type: ignore[operator]
+    omega = np.array([layout.omega(p, etas) for p in points])
     try:
         prec = np.linalg.inv(omega)
         _, logdet_omega = np.linalg.slogdet(omega)

@@ -22,19 +22,20 @@ __all__ = ["censored_information", "d_terms", "residual_sd", "scaled", "terms", 
 
 def residual_sd(obs: Observations, f: np.ndarray) -> np.ndarray:
     """Residual SD at predictions ``f`` (..., n_obs) (on the log scale for exponential error)."""
-    out = np.empty(np.shape(f))
-    for i, err in enumerate(obs.errors):
-        sel = obs.output == i
-        out[..., sel] = err.sd(f[..., sel])
-    return out
+    return _by_output(obs, f, "sd")
 
 
 def d_residual_sd(obs: Observations, f: np.ndarray) -> np.ndarray:
     """Derivative of :func:`residual_sd` with respect to ``f``."""
+    return _by_output(obs, f, "d_sd")
+
+
+def _by_output(obs: Observations, f: np.ndarray, method: str) -> np.ndarray:
+    """``ErrorModel.<method>`` of each observation's output at its prediction."""
     out = np.empty(np.shape(f))
     for i, err in enumerate(obs.errors):
         sel = obs.output == i
-        out[..., sel] = err.d_sd(f[..., sel])
+        out[..., sel] = getattr(err, method)(f[..., sel])
     return out
 
 

@@ -16,7 +16,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..codegen import CompiledModel
     from ..events import EventTable
     from ..io.nonmem import NonmemData
-    from ..model import Model
 
 __all__ = ["PopulationData", "population_data"]
 
@@ -103,9 +102,3 @@ def population_data(cm: CompiledModel, data: Any, *, outputs: Mapping[Any, str] 
     return PopulationData(data, obs, table, fitted, np.append(starts, len(ids)), rows,
                           given, dropped)
 
-
-def as_model(model: Model | CompiledModel | str) -> CompiledModel:
-    """The compiled model of ``model`` (a name, a Model or a CompiledModel)."""
-    from .._plan import as_compiled
-
-    return as_compiled(model)

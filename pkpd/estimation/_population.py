@@ -56,14 +56,11 @@ class Problem:
         self.modes = np.zeros((pop.n_subjects, len(etas)))
         self.n_evaluations = 0
 
-    def omega(self, values: Mapping[str, float], etas: tuple[str, ...]) -> np.ndarray:
-        return self.transform.layout.omega(values, etas)
-
     def evaluate_values(self, points: list[dict[str, float]], method: str | None = None,
                         warm: bool = True) -> Evaluation:
         """The objective at parameter values (every layout entry by name)."""
-        ev = evaluate(self.pred, self.pop, points, self.etas, method or self.method,
-                      self.modes[None] if warm else None, self.omega)
+        ev = evaluate(self.pred, self.pop, self.transform.layout, points, self.etas,
+                      method or self.method, self.modes[None] if warm else None)
         self.n_evaluations += len(points)
         return ev
 

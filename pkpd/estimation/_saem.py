@@ -182,7 +182,7 @@ class _Saem:
     def _refresh(self) -> None:
         """Omega, means, per-chain thetas and residual SDs from :attr:`values`."""
         v = self.values
-        self.omega = self.p.omega(v, self.etas)
+        self.omega = self.p.transform.layout.omega(v, self.etas)
         self.prec = np.linalg.pinv(self.omega, hermitian=True)
         try:
             self.chol = np.linalg.cholesky(self.omega)
