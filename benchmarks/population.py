@@ -29,29 +29,15 @@ import numpy as np
 import pandas as pd
 
 import pkpd
+from pkpd.testing import analytic
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PKPD_SHARED_DIR", ROOT.parent / "shared"))
 
 
-def theophylline_model() -> pkpd.Model:
-    mb = pkpd.ModelBuilder("theophylline_1cmt_oral", time_unit="h")
-    mb.states(depot="mg", central="mg")
-    mb.parameters(TVKA="1.5 1/h", TVCL="2.8 L/h", TVV="32 L")
-    mb.etas(eta_KA=0.4, eta_CL=0.1, eta_V=0.05)
-    mb.derive("KA", "TVKA * exp(eta_KA)")
-    mb.derive("CL", "TVCL * exp(eta_CL)")
-    mb.derive("V", "TVV * exp(eta_V)")
-    mb.ode("depot", "-KA * depot")
-    mb.ode("central", "KA * depot - CL / V * central")
-    mb.output("CP", "central / V", unit="mg/L")
-    mb.route("PO", "depot")
-    mb.error("CP", additive=0.7)
-    return mb.build()
-
-
 def large_problem() -> tuple[pkpd.Model, pd.DataFrame, dict[str, float]]:
-    """100 subjects simulated with numpy (closed form), as in the recovery tests."""
+    """100 subjects simulated with numpy (the closed form of pkpd.testing.analytic), as in
+    the recovery tests."""
     mb = pkpd.ModelBuilder("one_cmt_oral_block", time_unit="h")
     mb.states(depot="mg", central="mg")
     mb.parameters(TVKA="1.2 1/h", TVCL="4 L/h", TVV="40 L")
@@ -70,9 +56,7 @@ def large_problem() -> tuple[pkpd.Model, pd.DataFrame, dict[str, float]]:
     times = np.array([0.5, 1, 2, 3, 4, 6, 8, 12, 24])
     eta = rng.multivariate_normal(np.zeros(3), np.asarray(model.omega), 100)
     ka, cl, v = 1.2 * np.exp(eta[:, 0]), 4.0 * np.exp(eta[:, 1]), 40.0 * np.exp(eta[:, 2])
-    k = cl / v
-    f = (400.0 * ka / (v * (ka - k)))[:, None] * (np.exp(-k[:, None] * times)
-                                                  - np.exp(-ka[:, None] * times))
+    f = analytic.one_cmt_oral(times, [(0.0, 400.0)], cl[:, None], v[:, None], ka[:, None])
     y = f + np.hypot(0.1, 0.1 * f) * rng.standard_normal(f.shape)
     rows = []
     for i in range(100):
@@ -124,7 +108,7 @@ def main() -> None:
     parser.add_argument("--no-large", action="store_true")
     parser.add_argument("--no-nlme", action="store_true")
     args = parser.parse_args()
-    cm = pkpd.compile_model(theophylline_model())
+    cm = pkpd.compile_model(pkpd.load_model("theophylline_1cmt"))
     data = pkpd.read_nonmem(SHARED / "data" / "theophylline.csv", model=cm.model)
     rows = [measure("theophylline FOCE-I", lambda: pkpd.fit_population(cm, data, "focei"),
                     args.repeat),
