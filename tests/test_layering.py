@@ -38,7 +38,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("simulation",),                # one in-process run -> xarray.Dataset
     ("scale",),                     # the same chunked over subjects (dask, zarr)
     ("results",),                   # summaries of simulated Datasets
-    ("estimation", "dosing", "diagnostics", "nca"),  # users of simulation (the last two planned)
+    ("estimation", "dosing", "nca"),  # users of simulation
+    ("diagnostics", "trials"),      # judge fits and models against data and published summaries
     ("plot", "cli", "testing"),
 )
 

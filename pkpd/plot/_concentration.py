@@ -1,4 +1,4 @@
-"""Plots with matplotlib (imported only when a plot is made)."""
+"""Concentration-time plots of simulated results."""
 
 from __future__ import annotations
 

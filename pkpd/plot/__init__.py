@@ -1,0 +1,11 @@
+"""Plots with matplotlib (imported only when a plot is made), one module per kind of plot.
+
+Every function returns the :class:`matplotlib.figure.Figure` and, given ``path=``, saves it
+as a PNG and closes it.
+"""
+
+from __future__ import annotations
+
+from ._concentration import concentration_time
+
+__all__ = ["concentration_time"]
