@@ -61,6 +61,8 @@ _LAZY: dict[str, str] = {
     "Population": "pkpd.population",
     "prediction_interval": "pkpd.results",
     "simulate_to_zarr": "pkpd.scale",
+    "diagnose": "pkpd.diagnostics",
+    "Diagnostics": "pkpd.diagnostics",
 }
 
 __all__ = [
@@ -77,8 +79,8 @@ __all__ = [
 
 
 # subpackages and modules reachable as attributes (pkpd.dosing.optimise, pkpd.results...)
-_SUBMODULES = ("covariates", "dosing", "estimation", "results", "testing", "units",
-               "variability")
+_SUBMODULES = ("covariates", "diagnostics", "dosing", "estimation", "plot", "results",
+               "testing", "units", "variability")
 
 
 def __getattr__(name: str) -> Any:

@@ -49,6 +49,7 @@ class _Problem:
     names: list[str]
     prior: np.ndarray | None
     objective: Objective
+    outputs: Mapping[Any, str] | None = None
 
 
 def _problem(model: Model | CompiledModel | str, data: Any, *,
@@ -95,15 +96,16 @@ def _problem(model: Model | CompiledModel | str, data: Any, *,
     rec = np.isin(data.frame["ROW"].to_numpy(), data.observations["ROW"].to_numpy())
     table = replace(events, output=rec)
     if occasions is not None:
-        return _per_occasion_problem(cm, data, obs, given, fixed, table, names, omega,
-                                     method, gradient, occasions)
+        return replace(_per_occasion_problem(cm, data, obs, given, fixed, table, names,
+                                             omega, method, gradient, occasions),
+                       outputs=outputs)
     sens = None if gradient == "fd" else sensitivity_model(cm, names)
     if gradient == "exact" and sens is None:
         raise EstimationError(f"gradient='exact': model '{m.name}' has dose attributes "
                               "depending on states, for which there are no sensitivities; use "
                               "gradient='auto'")
     objective = Objective(cm, table, obs, fixed, names, precision, sens)
-    return _Problem(cm, data, obs, given, names, prior, objective)
+    return _Problem(cm, data, obs, given, names, prior, objective, outputs)
 
 
 def _precision(cov: np.ndarray, names: Sequence[str]) -> np.ndarray:
@@ -423,7 +425,9 @@ def fit_individual(
         n_evaluations=objective.n_evaluations, n_simulations=objective.n_simulations,
         elapsed=_time.perf_counter() - start, fixed=given,
         gradient="exact" if sens is not None else "fd", _objective=objective, _model=cm,
-        _covariates=covariates, _history=events)
+        _covariates=covariates, _history=events, data=data,
+        settings={"outputs": problem.outputs, "lloq": lloq, "params": dict(fixed),
+                  "occasions": occasions})
 
 
 
@@ -491,4 +495,5 @@ def fit_subjects(model: Model | CompiledModel | str, data: NonmemData | pd.DataF
         omega = float(m.omega[i, i]) if m.omega is not None else float("nan")
         map_fit = options.get("method", "map") == "map"
         shrinkage[e] = 1.0 - sd / np.sqrt(omega) if map_fit and omega > 0 else float("nan")
-    return SubjectFits(results, table, shrinkage)
+    settings = {k: options.get(k) for k in ("outputs", "lloq", "params")}
+    return SubjectFits(results, table, shrinkage, data=data, settings=settings)

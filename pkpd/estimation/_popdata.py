@@ -67,9 +67,10 @@ class PopulationData:
 
 
 def population_data(cm: CompiledModel, data: Any, *, outputs: Mapping[Any, str] | None,
-                    lloq: float | str | None, params: Mapping[str, Any] | None
-                    ) -> PopulationData:
-    """Read and check a dataset for :func:`pkpd.fit_population`."""
+                    lloq: float | str | None, params: Mapping[str, Any] | None,
+                    minimum: int = 2) -> PopulationData:
+    """Read and check a dataset for :func:`pkpd.fit_population` (which needs ``minimum``
+    subjects with observations; diagnostics of one subject need one)."""
     import os
 
     import pandas as pd
@@ -83,10 +84,11 @@ def population_data(cm: CompiledModel, data: Any, *, outputs: Mapping[Any, str] 
                               f"a file in NONMEM format, got {type(data).__name__}")
     with_obs = set(data.observations["ID"].tolist())
     dropped = tuple(i for i in data.ids if i not in with_obs)
-    if len(data.ids) - len(dropped) < 2:
+    if len(data.ids) - len(dropped) < minimum:
         raise EstimationError(f"data: {len(data.ids) - len(dropped)} subject(s) with "
                               "observations; population estimation needs several (fit one "
-                              "subject with fit_individual)")
+                              "subject with fit_individual)" if minimum > 1 else
+                              "data: no subject has observations")
     obs = observations(cm, data, outputs, lloq)
     given, _ = fixed_values(cm, data, params, None)
     ids = obs.frame["ID"].to_numpy()

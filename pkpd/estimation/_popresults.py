@@ -64,6 +64,10 @@ class PopulationFit:
         Objective evaluations (each one a whole dataset) of the outer problem.
     details : dict
         Method-specific information (SAEM: the parameter trace; FOCE-I: inner convergence).
+    data : NonmemData
+        The dataset fitted (for :func:`pkpd.diagnostics` and :func:`pkpd.vpc`).
+    settings : dict
+        The ``outputs``, ``lloq`` and ``params`` the fit was given.
     """
 
     model: Model
@@ -88,6 +92,8 @@ class PopulationFit:
     n_subjects: int
     n_evaluations: int
     details: dict[str, Any] = field(default_factory=dict)
+    data: Any = field(default=None, repr=False)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def minus_two_log_likelihood(self) -> float:

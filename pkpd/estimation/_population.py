@@ -55,6 +55,7 @@ class Problem:
         self.etas, self.method = etas, method
         self.modes = np.zeros((pop.n_subjects, len(etas)))
         self.n_evaluations = 0
+        self.settings: dict[str, Any] = {}
 
     def evaluate_values(self, points: list[dict[str, float]], method: str | None = None,
                         warm: bool = True) -> Evaluation:
@@ -130,8 +131,11 @@ def setup(model: Model | CompiledModel | str, data: Any, method: str, *,
         raise EstimationError(f"model '{m.name}' has dose attributes depending on states: no "
                               "sensitivities, which population estimation needs")
     thetas = [e.name for e in layout.select("theta") if e.name not in pop.fixed]
-    return Problem(cm, pop, transform, BatchPredictor(cm, pop, etas, sens, thetas), etas,
-                   method if method != "saem" else "focei")
+    problem = Problem(cm, pop, transform, BatchPredictor(cm, pop, etas, sens, thetas), etas,
+                      method if method != "saem" else "focei")
+    problem.settings = {"outputs": None if outputs is None else dict(outputs), "lloq": lloq,
+                        "params": None if params is None else dict(params)}
+    return problem
 
 
 def fit_population(
@@ -429,4 +433,5 @@ def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], succ
         correlation=corr_df, condition_number=cond, covariance_status=cov_status, etas=etas,
         predictions=preds, history=pd.DataFrame(history), success=success, status=status,
         runtime=_time.perf_counter() - start, n_obs=pop.n_obs, n_subjects=pop.n_subjects,
-        n_evaluations=problem.n_evaluations, details=details)
+        n_evaluations=problem.n_evaluations, details=details, data=pop.data,
+        settings=dict(problem.settings))

@@ -67,6 +67,11 @@ class FitResult:
         The values given in ``params=`` (model units).
     gradient : {"exact", "fd"}
         How the gradient was computed: forward sensitivities or finite differences.
+    data : NonmemData
+        The subject's records as fitted (for :func:`pkpd.diagnostics`).
+    settings : dict
+        The ``outputs``, ``lloq``, ``params`` (with the patient's covariates) and
+        ``occasions`` of the fit.
     """
 
     model: str
@@ -85,6 +90,8 @@ class FitResult:
     elapsed: float
     fixed: dict[str, float] = field(default_factory=dict)
     gradient: str = "exact"
+    data: Any = field(default=None, repr=False)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
     _objective: Any = field(default=None, repr=False)
     _model: Any = field(default=None, repr=False)
     _covariates: dict[str, float] = field(default_factory=dict, repr=False)
@@ -316,8 +323,14 @@ class SubjectFits:
         Population eta shrinkage, ``1 - SD(eta estimates) / sqrt(omega)`` over the fitted
         subjects (MAP only; NaN where the model has no omega): near 0 the levels inform the
         etas, near 1 the estimates stay at the prior mean.
+    data : NonmemData
+        The dataset fitted (for :func:`pkpd.diagnostics`).
+    settings : dict
+        The ``outputs``, ``lloq`` and ``params`` given to each fit.
     """
 
     results: dict[Any, Any]
     table: pd.DataFrame
     shrinkage: dict[str, float]
+    data: Any = field(default=None, repr=False)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
