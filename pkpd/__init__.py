@@ -63,6 +63,9 @@ _LAZY: dict[str, str] = {
     "simulate_to_zarr": "pkpd.scale",
     "diagnose": "pkpd.diagnostics",
     "Diagnostics": "pkpd.diagnostics",
+    "vpc": "pkpd.diagnostics",
+    "VPC": "pkpd.diagnostics",
+    "nca": "pkpd.nca",
 }
 
 __all__ = [
