@@ -7,5 +7,6 @@ as a PNG and closes it.
 from __future__ import annotations
 
 from ._concentration import concentration_time
+from ._trials import published_comparison
 
-__all__ = ["concentration_time"]
+__all__ = ["concentration_time", "published_comparison"]
