@@ -61,7 +61,7 @@ def per_id(value: Any, ident: Any, what: str) -> Any:
         except (TypeError, ValueError):
             continue
     shown = ", ".join(map(str, list(value)[:_MAX_LISTED]))
-    raise DataError(f"{what}: no value for ID {ident!r} (the mapping has IDs {shown}"
+    raise DataError(f"{what}: no value for ID {label(ident)} (the mapping has IDs {shown}"
                     f"{', ...' if len(value) > _MAX_LISTED else ''})")
 
 
@@ -129,7 +129,13 @@ def _select_output(obs: pd.DataFrame, dvid: Any, cmt: Any) -> pd.DataFrame:
 
 
 def _num(v: Any) -> Any:
+    v = v.item() if isinstance(v, np.generic) else v
     return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+def label(ident: Any) -> str:
+    """A subject identifier as written in messages (``9``, ``'A-01'``)."""
+    return repr(_num(ident))
 
 
 def _doses_of(frame: pd.DataFrame, obs_cmt: float | None, route: str | None,
@@ -149,7 +155,7 @@ def _doses_of(frame: pd.DataFrame, obs_cmt: float | None, route: str | None,
     amt, rate, ii, addl, ss, cmt = (col(c) for c in ("AMT", "RATE", "II", "ADDL", "SS", "CMT"))
     for k, (ident, t, row) in enumerate(zip(doses["ID"], doses["TIME"], doses["ROW"],
                                             strict=True)):
-        where = f"row {int(row)} (ID {_num(ident)!r}, TIME {t:g})"
+        where = f"row {int(row)} (ID {label(ident)}, TIME {t:g})"
         if ss[k] == 1 and amt[k] == 0:
             raise DataError(f"{where}: a steady-state constant infusion (SS=1, AMT=0) has no "
                             "dosing interval for nca")
@@ -166,7 +172,8 @@ def _doses_of(frame: pd.DataFrame, obs_cmt: float | None, route: str | None,
             if rate[k] > 0:
                 dur = amt[k] / rate[k]
             elif duration is not None:
-                dur = _positive(per_id(duration, ident, "duration"), f"duration of ID {ident!r}")
+                dur = _positive(per_id(duration, ident, "duration"),
+                                f"duration of ID {label(ident)}")
             else:
                 raise DataError(f"{where}: an IV infusion needs its duration: RATE > 0 in the "
                                 f"dataset (RATE is {rate[k]:g}) or duration=")
@@ -178,7 +185,7 @@ def _doses_of(frame: pd.DataFrame, obs_cmt: float | None, route: str | None,
 
 
 def load(data: Any, *, dose: Any, route: str | None, duration: Any, dvid: Any, cmt: Any,
-         lloq: Any) -> list[Subject]:
+         lloq: Any, duplicates: str = "error") -> list[Subject]:
     """Every subject of ``data`` with its selected observations and doses."""
     if route is not None and route not in ROUTES:
         raise DataError(f"route={route!r}; valid: None (from the dataset), "
@@ -228,13 +235,14 @@ def load(data: Any, *, dose: Any, route: str | None, duration: Any, dvid: Any, c
                             "'iv-infusion' (with duration=)")
         doses = {}
         for ident in ids:
-            amount = _positive(per_id(dose, ident, "dose"), f"dose of ID {ident!r}")
+            amount = _positive(per_id(dose, ident, "dose"), f"dose of ID {label(ident)}")
             dur = 0.0
             if route == "iv-infusion":
                 if duration is None:
                     raise DataError("route='iv-infusion' needs duration= (a number, or a "
                                     "mapping ID -> duration)")
-                dur = _positive(per_id(duration, ident, "duration"), f"duration of ID {ident!r}")
+                dur = _positive(per_id(duration, ident, "duration"),
+                                f"duration of ID {label(ident)}")
             doses[ident] = [Dose(0.0, amount, route, dur, 0.0, False)]
 
     subjects = []
@@ -242,33 +250,37 @@ def load(data: Any, *, dose: Any, route: str | None, duration: Any, dvid: Any, c
     for ident in ids:
         if ident not in doses:
             if ident in by_id:
-                raise DataError(f"ID {_num(ident)!r} has observations but no dose; nca needs the "
+                raise DataError(f"ID {label(ident)} has observations but no dose; nca needs the "
                                 "dose (a dose record, or dose= with a concentration table)")
             continue
         ds = sorted(doses[ident], key=lambda d: d.time)
         times = [d.time for d in ds]
         if len(set(times)) < len(times):
             dup = next(t for t in times if times.count(t) > 1)
-            raise DataError(f"ID {_num(ident)!r} has two doses at TIME {dup:g}; nca needs one "
+            raise DataError(f"ID {label(ident)} has two doses at TIME {dup:g}; nca needs one "
                             "dose per time (add the amounts into one record)")
         rows = by_id.get(ident, obs.iloc[:0]).sort_values("TIME", kind="stable")
         t = rows["TIME"].to_numpy(dtype=float)
         c = rows["DV"].to_numpy(dtype=float)
-        dups = np.flatnonzero(np.diff(t) == 0)
-        if len(dups):
-            raise DataError(f"ID {_num(ident)!r} has two observations at TIME {t[dups[0]]:g} "
-                            "for the selected output; keep one (or select the output with "
-                            "dvid= / cmt=)")
         if (c < 0).any():
             k = int(np.flatnonzero(c < 0)[0])
-            raise DataError(f"ID {_num(ident)!r}, TIME {t[k]:g}: DV={c[k]:g} is negative; a "
+            raise DataError(f"ID {label(ident)}, TIME {t[k]:g}: DV={c[k]:g} is negative; a "
                             "concentration is >= 0 (set values below the LLOQ to 0, or give "
                             "lloq=)")
         blq = (c == 0) | (rows["BLQ"].to_numpy(dtype=bool) if "BLQ" in rows
                           else np.zeros(len(c), dtype=bool))
         limit = per_id(lloq, ident, "lloq") if lloq is not None else None
         if limit is not None:
-            blq |= c < _positive(limit, f"lloq of ID {ident!r}")
+            blq |= c < _positive(limit, f"lloq of ID {label(ident)}")
+        dups = np.flatnonzero(np.diff(t) == 0)
+        if len(dups) and duplicates == "mean":
+            t, first = np.unique(t, return_index=True)
+            c = np.add.reduceat(c, first) / np.diff(np.r_[first, len(blq)])
+            blq = np.logical_and.reduceat(blq, first)
+        elif len(dups):
+            raise DataError(f"ID {label(ident)} has two observations at TIME {t[dups[0]]:g} "
+                            "for the selected output; keep one, average them with "
+                            "duplicates='mean', or select the output with dvid= / cmt=")
         keep = t >= ds[0].time
         subjects.append(Subject(id=ident, time=t[keep], conc=c[keep], blq=blq[keep],
                                 doses=tuple(ds), n_before_dose=int((~keep).sum())))

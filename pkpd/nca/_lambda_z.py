@@ -72,16 +72,46 @@ def best_fit(t: FloatArray, c: FloatArray, *, min_points: int,
         return LambdaZ(note=f"too few points for lambda_z: {n} measurable after Tmax, at least "
                             f"{min_points} needed")
     y = np.log(c)
-    fits = [_result(t[n - k:], y[n - k:]) for k in range(min_points, n + 1)]
-    adj = np.array([f.adj_r2 for f in fits])
-    if not np.isfinite(adj).any():
+    slopes, adj = _last_k_fits(t.tolist(), y.tolist(), min_points)
+    if not any(math.isfinite(a) for a in adj):
         return LambdaZ(note="no variability in the concentrations after Tmax for lambda_z")
-    best = float(np.nanmax(adj))
-    ok = [f for f in fits if f.lambda_z > 0 and f.adj_r2 > best - adj_r2_factor]
+    best = max(a for a in adj if math.isfinite(a))
+    ok = [i for i, (b, a) in enumerate(zip(slopes, adj, strict=True))
+          if -b > 0 and a > best - adj_r2_factor]
     if not ok:
         return LambdaZ(note="no terminal phase: no fit with lambda_z > 0 within "
                             f"{adj_r2_factor:g} of the best adjusted R^2 ({best:.4g})")
-    return max(ok, key=lambda f: f.n_points)
+    k = min_points + max(ok)
+    return _result(t[n - k:], y[n - k:])
+
+
+def _last_k_fits(t: list[float], y: list[float], min_points: int
+                 ) -> tuple[list[float], list[float]]:
+    """Slopes and adjusted R^2 of the fits of the last k points, k = min_points, ..., n.
+
+    The centred sums are updated one point at a time (Welford's algorithm), so the n - 2 fits
+    cost O(n) and stay accurate whatever the offset of the times.
+    """
+    slopes: list[float] = []
+    adj: list[float] = []
+    mt = my = stt = sty = syy = 0.0
+    for m, (ti, yi) in enumerate(zip(reversed(t), reversed(y), strict=True), start=1):
+        dt = ti - mt
+        mt += dt / m
+        dy = yi - my
+        my += dy / m
+        stt += dt * (ti - mt)
+        sty += dt * (yi - my)
+        syy += dy * (yi - my)
+        if m < min_points:
+            continue
+        slopes.append(sty / stt)
+        if syy > 0:
+            r2 = sty * sty / (stt * syy)
+            adj.append(1.0 - (1.0 - r2) * (m - 1) / (m - 2))
+        else:
+            adj.append(math.nan)
+    return slopes, adj
 
 
 def chosen_fit(t: FloatArray, c: FloatArray, what: str) -> LambdaZ:

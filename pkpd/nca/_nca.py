@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,7 +14,7 @@ import pandas as pd
 from ..errors import DataError
 from ..io.nonmem import NonmemData
 from ._auc import METHODS
-from ._data import ROUTES, Subject, load
+from ._data import ROUTES, Subject, label, load
 from ._params import COLUMNS, EV_ONLY, IV_ONLY, TAU_ONLY, Options, Window, analyse, first_dose_auc
 from ._units import column_units
 
@@ -29,12 +30,12 @@ def _check_lambda_z(spec: Any, what: str = "lambda_z") -> None:
         for key, value in spec.items():
             _check_lambda_z(value, f"lambda_z[{key!r}]")
         return
-    if isinstance(spec, int) and not isinstance(spec, bool):
+    if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
         if spec < 2:
             raise DataError(f"{what}={spec}: a number of points must be >= 2")
         return
     if (isinstance(spec, Sequence) and not isinstance(spec, str) and len(spec) == 2
-            and all(isinstance(x, int | float) and math.isfinite(x) for x in spec)
+            and all(isinstance(x, numbers.Real) and math.isfinite(x) for x in spec)
             and spec[0] < spec[1]):
         return
     raise DataError(f"{what}={spec!r}; valid: 'best-fit', None (not estimated), a number of "
@@ -46,7 +47,7 @@ def _intervals(interval: Any) -> list[Interval] | None:
     if interval is None:
         return None
     pairs = ([interval] if (isinstance(interval, Sequence) and len(interval) == 2
-                            and all(isinstance(x, int | float) for x in interval))
+                            and all(isinstance(x, numbers.Real) for x in interval))
              else list(interval))
     out = []
     for pair in pairs:
@@ -83,12 +84,12 @@ def _windows(subject: Subject, intervals: list[Interval] | None,
         hit = np.flatnonzero(np.abs(times - start) <= 1e-9 * max(1.0, abs(start)))
         if not len(hit):
             shown = ", ".join(f"{t:g}" for t in times[:10])
-            raise DataError(f"interval ({start:g}, {end:g}) of ID {subject.id!r} does not start "
-                            f"at a dose; its doses are at TIME {shown}")
+            raise DataError(f"interval ({start:g}, {end:g}) of ID {label(subject.id)} does not "
+                            f"start at a dose; its doses are at TIME {shown}")
         k = int(hit[0])
         if end > nexts[k] * (1 + 1e-9):
-            raise DataError(f"interval ({start:g}, {end:g}) of ID {subject.id!r} spans the next "
-                            f"dose at TIME {nexts[k]:g}; an interval ends at or before it")
+            raise DataError(f"interval ({start:g}, {end:g}) of ID {label(subject.id)} spans the "
+                            f"next dose at TIME {nexts[k]:g}; an interval ends at or before it")
         tau = end - start if math.isfinite(end) else math.nan
         out.append(Window(k, tau, float(nexts[k]), ss(k)))
     return out
@@ -101,8 +102,8 @@ def nca(data: str | os.PathLike[str] | pd.DataFrame | NonmemData, *,
         lambda_z: Any = "best-fit", min_points: int = 3, adj_r2_factor: float = 1e-4,
         allow_tmax_in_lambda_z: bool = False, lloq: float | Mapping[Any, float] | None = None,
         interval: Interval | Sequence[Interval] | None = None,
-        steady_state: bool | None = None, time_unit: str = "h", conc_unit: str | None = None,
-        dose_unit: str | None = None) -> pd.DataFrame:
+        steady_state: bool | None = None, duplicates: str = "error", time_unit: str = "h",
+        conc_unit: str | None = None, dose_unit: str | None = None) -> pd.DataFrame:
     """Non-compartmental analysis: one row per subject and dose, one column per parameter.
 
     Parameters
@@ -154,6 +155,9 @@ def nca(data: str | os.PathLike[str] | pd.DataFrame | NonmemData, *,
     steady_state : bool, optional
         Whether the intervals are at steady state; by default a dose with SS = 1 or 2 (and its
         ADDL copies) is, the others are not.
+    duplicates : {"error", "mean"}
+        Two observations of a subject at one time are an error, or are replaced by their mean
+        (BLQ if all of them are).
     time_unit, conc_unit, dose_unit : str
         Units of TIME, DV and the doses (unknown ones are written ``conc``, ``dose``). When the
         dose and concentration units give a volume, volumes are in L and clearances in
@@ -233,8 +237,10 @@ def nca(data: str | os.PathLike[str] | pd.DataFrame | NonmemData, *,
         raise DataError(f"route={route!r}; valid: {', '.join(map(repr, ROUTES))}")
     units, factor = column_units(time_unit, conc_unit, dose_unit)
     intervals = _intervals(interval)
+    if duplicates not in ("error", "mean"):
+        raise DataError(f"duplicates={duplicates!r}; valid: 'error', 'mean'")
     subjects = load(data, dose=dose, route=route, duration=duration, dvid=dvid, cmt=cmt,
-                    lloq=lloq)
+                    lloq=lloq, duplicates=duplicates)
     opts = Options(method=auc_method, lambda_z=lambda_z, min_points=min_points,
                    adj_r2_factor=adj_r2_factor, allow_tmax=bool(allow_tmax_in_lambda_z),
                    volume_factor=factor)

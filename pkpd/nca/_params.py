@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +73,8 @@ def _lambda_z(prof: Profile, spec: Any, opts: Options) -> LambdaZ:
         sel = ok & after & (t > prof.dose.duration)
         return best_fit(t[sel], c[sel], min_points=opts.min_points,
                         adj_r2_factor=opts.adj_r2_factor)
-    if isinstance(spec, int):
+    if isinstance(spec, numbers.Integral):
+        spec = int(spec)
         idx = np.flatnonzero(ok)[-spec:]
         return chosen_fit(t[idx], c[idx], f"the last {spec} points")
     lo, hi = spec
@@ -85,7 +87,7 @@ def auc_to(prof: Profile, tau: float, method: str, lambda_z: float) -> tuple[flo
     c_end, note = conc_at_end(prof, tau, method, lambda_z)
     ts, cs = prof.series
     sel = ts < tau
-    tt, cc = np.r_[ts[sel], tau], np.r_[cs[sel], c_end]
+    tt, cc = np.append(ts[sel], tau), np.append(cs[sel], c_end)
     if not np.isfinite(cc).all():
         return NAN, c_end, note
     return auc_aumc(tt, cc, method)[0], c_end, note

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,12 +60,14 @@ class Profile:
     tlast: float = math.nan
     notes: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property
     def series(self) -> tuple[FloatArray, FloatArray]:
-        """Times and concentrations with C(0) at time 0 (NaN when unknown)."""
+        """Times and concentrations with C(0) at time 0 (NaN when unknown); read it only once
+        the profile is complete."""
         if self.c0_observed:
             return self.t_obs, self.c_obs
-        return np.r_[0.0, self.t_obs], np.r_[self.c0, self.c_obs]
+        return (np.concatenate(([0.0], self.t_obs)),
+                np.concatenate(([self.c0], self.c_obs)))
 
 
 def profile(subject: Subject, k: int, *, analysis_end: float, steady_state: bool,
