@@ -10,5 +10,6 @@ tests), ``_diagnostics`` (the table joined to the dataset), ``_vpc`` (VPC tables
 from __future__ import annotations
 
 from ._diagnostics import Diagnostics, diagnose
+from ._vpc import VPC, vpc
 
-__all__ = ["Diagnostics", "diagnose"]
+__all__ = ["VPC", "Diagnostics", "diagnose", "vpc"]
