@@ -88,7 +88,7 @@ def measure(name: str, fit_once, repeat: int) -> dict:
 
 
 def nlme_baseline() -> dict | None:
-    script = ROOT / "tests" / "estimation" / "nlme_reference.R"
+    script = ROOT / "validation" / "references" / "nlme_theophylline.R"
     try:
         t0 = time.perf_counter()
         out = subprocess.run(["Rscript", str(script), str(SHARED / "data" / "theophylline.csv")],

@@ -2,9 +2,10 @@
 
 What the reference is
 ---------------------
-``tests/estimation/nlme_reference.R`` fits the 12-subject theophylline data (observation rows
-only; the 0.74 mg/L concentration of subject 1 at TIME 0 is kept) with ``nlme::nlme``,
-``method = "ML"``: one compartment with first-order absorption in closed form,
+``validation/references/nlme_theophylline.R`` (run by ``validation/references/rscript.py``,
+which the report ``validation/theophylline.py`` uses too) fits the 12-subject theophylline data
+(observation rows only; the 0.74 mg/L concentration of subject 1 at TIME 0 is kept) with
+``nlme::nlme``, ``method = "ML"``: one compartment with first-order absorption in closed form,
 ``C(t) = Dose ka / (V (ka - ke)) (exp(-ke t) - exp(-ka t))``, ``ke = CL / V``, dose in mg (AMT),
 fixed effects ``lKA, lCL, lV`` on the log scale with random effects on all three (so
 ``KA = exp(lKA + eta_KA)`` etc., exponential between-subject variability), additive residual
@@ -40,42 +41,33 @@ parameterisation.
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import os
-import shutil
-import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).with_name("nlme_reference.R")
-TIMEOUT_S = 300
+_PATH = Path(__file__).resolve().parents[2] / "validation" / "references" / "rscript.py"
+_spec = importlib.util.spec_from_file_location("validation_references_rscript", _PATH)
+references = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(references)
+
 _MISSING = "Rscript not found: install r-base-core r-cran-nlme for the nlme cross-check"
 
 
 def require_rscript() -> str:
     """Path of ``Rscript``; skip the calling test without it (fail instead under ``CI=true``)."""
-    rscript = shutil.which("Rscript")
-    if rscript is None:
+    try:
+        return references.rscript()
+    except references.RscriptMissing:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(_MISSING)
         pytest.skip(_MISSING)
-    return rscript
 
 
 def nlme_theophylline(csv_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Run ``nlme_reference.R`` on the theophylline CSV and return its JSON output as a dict."""
-    rscript = require_rscript()
-    proc = subprocess.run(
-        [rscript, str(SCRIPT), str(csv_path)],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{SCRIPT.name} failed with exit code {proc.returncode}:\n{proc.stderr.strip()}"
-        )
-    return json.loads(proc.stdout)
+    """Run ``nlme_theophylline.R`` on the theophylline CSV and return its JSON output as a dict."""
+    require_rscript()
+    return references.nlme_theophylline(csv_path)
