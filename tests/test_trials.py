@@ -319,8 +319,8 @@ def test_plot(bolus, tmp_path):
     res = compare_published(bolus, rows, [arm()], n_trials=100, seed=1)
     fig = published_comparison(res)
     assert [ax.get_title() for ax in fig.axes] == ["A", "A"]
-    assert fig.axes[0].get_ylabel() == "statistic (mg/L)"
-    assert fig.axes[1].get_ylabel() == "statistic (mg/L*h)"
+    assert fig.axes[0].get_ylabel() == "mean (mg/L)"
+    assert fig.axes[1].get_ylabel() == "geometric mean (mg/L*h)"
     path = tmp_path / "trials.png"
     published_comparison(res, path=path, log=True)
     assert path.stat().st_size > 10_000

@@ -98,7 +98,9 @@ def published_comparison(result: PublishedComparison, *, title: str | None = Non
             f"{table.iloc[i]['label']}: {table.iloc[i]['statistic']} (n={table.iloc[i]['n']})",
             22)) for i in idx], fontsize=8)
         ax.set_xlim(-0.6, len(idx) - 0.4)
-        ax.set_ylabel(f"statistic ({unit})" if unit not in ("1", "") else "fraction")
+        names = sorted({str(table.iloc[i]["statistic"]) for i in idx})
+        what = names[0] if len(names) == 1 else "statistic"
+        ax.set_ylabel(f"{what} ({unit})" if unit not in ("1", "") else f"{what} (fraction)")
         ax.set_title(group)
         if log:
             ax.set_yscale("log")
