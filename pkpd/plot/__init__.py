@@ -7,6 +7,7 @@ as a PNG and closes it.
 from __future__ import annotations
 
 from ._concentration import concentration_time
+from ._gof import eta_covariates, gof
 from ._trials import published_comparison
 
-__all__ = ["concentration_time", "published_comparison"]
+__all__ = ["concentration_time", "eta_covariates", "gof", "published_comparison"]
