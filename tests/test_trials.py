@@ -324,3 +324,22 @@ def test_plot(bolus, tmp_path):
     path = tmp_path / "trials.png"
     published_comparison(res, path=path, log=True)
     assert path.stat().st_size > 10_000
+
+
+def test_validation_script_runs(tmp_path):
+    """validation/published_summaries.py end to end on few trials (the report is the full run)."""
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "validation" / "published_summaries.py"
+    spec = importlib.util.spec_from_file_location("published_summaries", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    main, sens, info = module.study(n_trials=40, n=10, seed=2)
+    assert main.table["observed"].tolist() == [63.0, 23.0, 8.0, 49.0, 19.0, 10.0]
+    assert len(sens) == 5 and info["crcl_median"] <= 150
+    args = argparse.Namespace(trials=40, n=10, seed=2)
+    text = module.report(main, sens, info, args, tmp_path).read_text()
+    assert "83ea3faf-fedd-4725-911f-d71a23ec5d5e" in text and "Coverage" in text
+    assert (tmp_path / "published_summaries.png").exists()
