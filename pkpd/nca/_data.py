@@ -94,14 +94,14 @@ def _plain_table(frame: pd.DataFrame) -> pd.DataFrame:
         if bad.any():
             k = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(f"concentration table: column {col} holds {raw.iloc[k]!r} (ID "
-                            f"{table['ID'].iloc[k]!r}), which is not a number")
+                            f"{label(table['ID'].iloc[k])}), which is not a number")
         table[col] = num.astype(float)
     t = table["TIME"].to_numpy()
     bad_t = ~np.isfinite(t) | (t < 0)
     if bad_t.any():
         k = int(np.flatnonzero(bad_t)[0])
-        raise DataError(f"concentration table: ID {table['ID'].iloc[k]!r} has TIME={t[k]!r}; "
-                        "times must be finite and >= 0 (time after the dose)")
+        raise DataError(f"concentration table: ID {label(table['ID'].iloc[k])} has "
+                        f"TIME={t[k]:g}; times must be finite and >= 0 (time after the dose)")
     table = table[table["DV"].notna()]      # missing concentrations are dropped (PKNCA)
     if "BLQ" in table:
         table["BLQ"] = table["BLQ"].fillna(0.0) == 1.0

@@ -6,7 +6,9 @@ The candidates are the measurable concentrations (> 0, not below the LLOQ) after
 itself excluded unless asked) and, for an infusion, after its end. Least-squares lines of
 ``ln C`` on ``t`` are fitted to the last 3, 4, ..., n candidates (``min_points`` = 3). Let
 ``best`` be the largest adjusted R^2 among all these fits, whatever the sign of their slope.
-The acceptable fits have ``lambda_z = -slope > 0`` and an adjusted R^2 greater than
+The acceptable fits have ``lambda_z = -slope > 0`` (more precisely a decline over the fitted
+points, ``lambda_z (t_last - t_first)``, above 1e-9, so that a slope of rounding size is not a
+terminal phase) and an adjusted R^2 greater than
 ``best - adj_r2_factor`` (``adj_r2_factor`` = 1e-4); of these the one with the most points is
 kept. With fewer than ``min_points`` candidates, or no acceptable fit (e.g. a rising tail whose
 fit is the best one), lambda_z is NaN and the reason is given.
@@ -24,6 +26,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
+
+#: A fit declines when lambda_z (t_last - t_first) exceeds this: a slope of rounding size (a flat
+#: log-concentration) is no decline.
+MIN_DECLINE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,9 @@ def best_fit(t: FloatArray, c: FloatArray, *, min_points: int,
     if not any(math.isfinite(a) for a in adj):
         return LambdaZ(note="no variability in the concentrations after Tmax for lambda_z")
     best = max(a for a in adj if math.isfinite(a))
+    spans = t[-1] - t[n - min_points::-1]
     ok = [i for i, (b, a) in enumerate(zip(slopes, adj, strict=True))
-          if -b > 0 and a > best - adj_r2_factor]
+          if -b * spans[i] > MIN_DECLINE and a > best - adj_r2_factor]
     if not ok:
         return LambdaZ(note="no terminal phase: no fit with lambda_z > 0 within "
                             f"{adj_r2_factor:g} of the best adjusted R^2 ({best:.4g})")
@@ -122,6 +129,6 @@ def chosen_fit(t: FloatArray, c: FloatArray, what: str) -> LambdaZ:
     if np.ptp(t) == 0:
         return LambdaZ(note=f"{what}: the points have a single time")
     fit = _result(t, y, note=f"lambda_z from {what}")
-    if not fit.lambda_z > 0:
+    if not fit.lambda_z * (t[-1] - t[0]) > MIN_DECLINE:
         return LambdaZ(note=f"{what}: the fit rises (lambda_z = {fit.lambda_z:.4g} <= 0)")
     return fit

@@ -131,9 +131,9 @@ def analyse(subject: Subject, win: Window, opts: Options) -> dict[str, Any]:
     if math.isfinite(lz):
         clast_pred = math.exp(fit.intercept - lz * prof.tlast)
         auclast, aumclast = row["AUClast"], row["AUMClast"]
-        inf_obs = auclast + prof.clast / lz
-        inf_pred = auclast + clast_pred / lz
-        aumc_inf = aumclast + prof.clast * prof.tlast / lz + prof.clast / lz**2
+        inf_obs = auclast + _div(prof.clast, lz)
+        inf_pred = auclast + _div(clast_pred, lz)
+        aumc_inf = aumclast + _div(prof.clast * prof.tlast, lz) + _div(prof.clast, lz**2)
         row.update(Clast_pred=clast_pred, AUCinf_obs=inf_obs, AUCinf_pred=inf_pred,
                    AUC_pct_extrap_obs=100.0 * _div(inf_obs - auclast, inf_obs),
                    AUC_pct_extrap_pred=100.0 * _div(inf_pred - auclast, inf_pred),
