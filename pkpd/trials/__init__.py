@@ -14,8 +14,9 @@ distribution simulated for it: its percentile rank is uniform on 0-100 and about
 fall inside the 90 % intervals (fewer rows give a rough figure; the rows of one group are not
 independent).
 
-Modules: ``_spec`` (the typed rows and arms, a table reader, the check of each row against the
-model and its conversion to model units), ``_compare`` (the simulation and the comparison).
+Modules: ``_spec`` (the typed rows and arms, the check of each row against the model and its
+conversion to model units), ``_frame`` (a table of summaries to rows and arms), ``_compare``
+(the simulation and the comparison).
 
 Examples
 --------
@@ -32,14 +33,13 @@ Examples
 from __future__ import annotations
 
 from ._compare import PublishedComparison, compare_published, percentile_rank
+from ._frame import FRAME_COLUMNS, summaries_from_frame
 from ._spec import (
-    FRAME_COLUMNS,
     METRICS,
     REFERENCES,
     STATISTICS,
     PublishedSummary,
     TrialArm,
-    summaries_from_frame,
 )
 
 __all__ = ["FRAME_COLUMNS", "METRICS", "REFERENCES", "STATISTICS", "PublishedComparison",

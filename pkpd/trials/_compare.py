@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import DataError, PkpdError
+from ._frame import summaries_from_frame
 from ._spec import (
     PublishedSummary,
     Resolved,
@@ -17,7 +18,6 @@ from ._spec import (
     TrialArm,
     dose_times,
     resolve,
-    summaries_from_frame,
 )
 
 if TYPE_CHECKING:  # pragma: no cover

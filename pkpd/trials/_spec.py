@@ -14,14 +14,11 @@ import numpy as np
 from ..errors import DataError, PkpdError, RegimenError, UnitError
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
     from ..events import Regimen
     from ..model import Model
 
-__all__ = ["FRAME_COLUMNS", "METRICS", "REFERENCES", "STATISTICS", "PublishedSummary",
-           "Resolved", "TrialArm", "dose_times", "parse_statistic", "resolve",
-           "summaries_from_frame"]
+__all__ = ["METRICS", "REFERENCES", "STATISTICS", "PublishedSummary", "Resolved", "TrialArm",
+           "dose_times", "is_missing", "parse_statistic", "resolve"]
 
 #: Statistics over the subjects of one trial (besides percentiles ``"p5"``, ``"p95"``,
 #: ``"90th percentile"``): name -> what it is.
@@ -129,7 +126,9 @@ class PublishedSummary:
     output : str, optional
         The model output summarised (default: the model's first output).
     time : float, str or Quantity, optional
-        Nominal sampling time after ``after`` (numbers in the model's time unit).
+        Nominal sampling time after ``after`` (numbers in the model's time unit). A sample at
+        the time of a dose sees that dose (NONMEM's order): for a pre-dose trough use the
+        ``"trough"`` metric of the interval before, or a time just before the dose.
     metric : str, optional
         One of :data:`METRICS`: ``"cmax"``, ``"cmin"``, ``"tmax"``, ``"trough"``, ``"auc"``,
         ``"cavg"``.
@@ -262,7 +261,7 @@ def _dimensionless(value: Any, unit: str | None, what: str) -> float:
     return x
 
 
-def _is_missing(v: Any) -> bool:
+def is_missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (
         isinstance(v, str) and not v.strip())
 
@@ -327,13 +326,13 @@ def resolve(model: Model, rows: Sequence[PublishedSummary], arms: Mapping[str, T
             raise DataError(f"{what}: no trial arm named {row.group!r}; arms: "
                             f"{', '.join(map(repr, arms)) or 'none'}")
         arm = arms[row.group]
-        output = row.output if not _is_missing(row.output) else model.outputs[0].name
+        output = row.output if not is_missing(row.output) else model.outputs[0].name
         if output not in outputs:
             raise DataError(f"{what}: output {output!r} is not an output of model "
                             f"{model.name!r}; valid: {', '.join(outputs)}")
         stat = parse_statistic(row.statistic, what)
-        has_time, metric = not _is_missing(row.time), row.metric
-        metric = None if _is_missing(metric) else str(metric).strip().lower()
+        has_time, metric = not is_missing(row.time), row.metric
+        metric = None if is_missing(metric) else str(metric).strip().lower()
         if has_time == (metric is not None):
             raise DataError(f"{what}: give either a nominal `time` or a `metric` with `start` "
                             "and `end`, not " + ("both" if has_time else "neither"))
@@ -343,18 +342,19 @@ def resolve(model: Model, rows: Sequence[PublishedSummary], arms: Mapping[str, T
             raise type(exc)(f"{what}: {exc}") from None
         time = window = None
         qunit = outputs[output]
+        key = " ".join(str(row.after).lower().split())
+        after = "" if key == "first dose" else f" after {key}"
         if has_time:
             time = ref + convert(row.time, tu, what=f"{what}: time")
             if time < 0:
                 raise DataError(f"{what}: time {row.time!r} after {row.after} is before the "
                                 "first dose")
-            desc = f"{output} at {_fmt(time - ref)} {tu}" + (
-                f" after {row.after}" if row.after != "first dose" else "")
+            desc = f"{output} at {_fmt(time - ref)} {tu}{after}"
         else:
             if metric not in METRICS:
                 raise DataError(f"{what}: unknown metric {row.metric!r}; valid: "
                                 f"{', '.join(METRICS)}")
-            if _is_missing(row.start) or _is_missing(row.end):
+            if is_missing(row.start) or is_missing(row.end):
                 raise DataError(f"{what}: metric {metric!r} needs a window: `start` and `end`")
             t0 = ref + convert(row.start, tu, what=f"{what}: start")
             t1 = ref + convert(row.end, tu, what=f"{what}: end")
@@ -364,9 +364,8 @@ def resolve(model: Model, rows: Sequence[PublishedSummary], arms: Mapping[str, T
             window = (t0, t1)
             qunit = {"auc": f"{qunit}*{tu}", "tmax": tu}.get(metric, qunit)
             desc = (f"{_METRIC_LABEL[metric]} {output} "
-                    f"{_fmt(t0 - ref)}-{_fmt(t1 - ref)} {tu}"
-                    + (f" after {row.after}" if row.after != "first dose" else ""))
-        n = arm.n if _is_missing(row.n) else row.n
+                    f"{_fmt(t0 - ref)}-{_fmt(t1 - ref)} {tu}{after}")
+        n = arm.n if is_missing(row.n) else row.n
         if isinstance(n, float) and float(n).is_integer():
             n = int(n)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= arm.n:
@@ -374,14 +373,14 @@ def resolve(model: Model, rows: Sequence[PublishedSummary], arms: Mapping[str, T
                             f"arm's size)")
         threshold = None
         if stat.kind.startswith("fraction"):
-            given = row.threshold if not _is_missing(row.threshold) else stat.threshold_text
-            if _is_missing(given):
+            given = row.threshold if not is_missing(row.threshold) else stat.threshold_text
+            if is_missing(given):
                 raise DataError(f"{what}: {stat.kind} needs a `threshold` (e.g. '10 mg/L')")
             threshold = _number(given, qunit, qunit, f"{what}: threshold")
-        elif not _is_missing(row.threshold):
+        elif not is_missing(row.threshold):
             raise DataError(f"{what}: a threshold is only used with 'fraction above' or "
                             "'fraction below'")
-        if _is_missing(row.value):
+        if is_missing(row.value):
             raise DataError(f"{what}: the published value is missing")
         if stat.kind in ("cv%", "geometric cv%"):
             unit = "%"
@@ -405,108 +404,3 @@ def resolve(model: Model, rows: Sequence[PublishedSummary], arms: Mapping[str, T
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
-
-
-# ------------------------------------------------------------------------------------------
-# DataFrame input
-
-#: Columns of a summary table (``value`` may also be text with a unit).
-FRAME_COLUMNS: dict[str, str] = {
-    "group": "arm name (required)",
-    "regimen": "regimen text (required; the same on every row of a group)",
-    "n": "subjects per trial in the group (required; a row's own n may be smaller)",
-    "statistic": "see STATISTICS (required)",
-    "value": "published value (required)",
-    "unit": "unit of value",
-    "output": "model output (default: the first)",
-    "time": "nominal time (e.g. '2 h' or a number in the model time unit)",
-    "metric": "cmax, cmin, tmax, trough, auc, cavg",
-    "start": "window start", "end": "window end",
-    "after": "first dose (default), last dose, end of last infusion",
-    "threshold": "level of a fraction above / below",
-    "label": "row name",
-}
-
-
-def summaries_from_frame(frame: pd.DataFrame, *, population: Any = None
-                         ) -> tuple[tuple[TrialArm, ...], tuple[PublishedSummary, ...]]:
-    """Read a table of published summaries, one row per published value.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Columns (case-insensitive) as in :data:`FRAME_COLUMNS`: ``group``, ``regimen``,
-        ``n``, ``statistic``, ``value`` are required; ``unit``, ``output``, ``time``,
-        ``metric``, ``start``, ``end``, ``after``, ``threshold``, ``label`` optional (empty
-        cells mean "not given").
-    population : Population, Patient, mapping or DataFrame, or a dict of them by group
-        The subjects (see :class:`TrialArm`); a dict keyed by every group name gives each
-        group its own.
-
-    Returns
-    -------
-    (tuple of TrialArm, tuple of PublishedSummary)
-        One arm per group (``n`` the largest of the group's rows), one summary per row.
-
-    Raises
-    ------
-    DataError
-        Missing columns, unknown columns, or a group whose rows disagree on the regimen (the
-        message names the row, counted from 1).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> df = pd.DataFrame({"group": ["A"], "regimen": ["1 g IV over 1 h"], "n": [10],
-    ...                    "statistic": ["mean"], "value": [20.0], "unit": ["mg/L"],
-    ...                    "time": ["2 h"]})
-    >>> arms, rows = summaries_from_frame(df)
-    >>> arms[0].name, rows[0].time
-    ('A', '2 h')
-    """
-    import pandas as pd
-
-    if not isinstance(frame, pd.DataFrame):
-        raise DataError(f"summaries: expected a pandas DataFrame, got {type(frame).__name__}")
-    cols = {str(c).strip().lower(): c for c in frame.columns}
-    unknown = [str(c) for k, c in cols.items() if k not in FRAME_COLUMNS]
-    if unknown:
-        raise DataError(f"summaries: unknown column(s) {', '.join(map(repr, unknown))}; valid: "
-                        f"{', '.join(FRAME_COLUMNS)}")
-    missing = [k for k in ("group", "regimen", "n", "statistic", "value") if k not in cols]
-    if missing:
-        raise DataError(f"summaries: missing column(s) {', '.join(missing)}; a table needs "
-                        "group, regimen, n, statistic and value")
-    records = frame.rename(columns={c: k for k, c in cols.items()}).to_dict("records")
-    groups: dict[str, tuple[str, int, int]] = {}
-    rows = []
-    for i, rec in enumerate(records, start=1):
-        rec = {k: (None if _is_missing(v) else v) for k, v in rec.items()}
-        group = rec["group"]
-        if group is None:
-            raise DataError(f"summaries row {i}: the group is missing")
-        group = str(group)
-        try:
-            n = int(rec["n"])
-            if n != rec["n"]:
-                raise ValueError
-        except (TypeError, ValueError):
-            raise DataError(f"summaries row {i}: n = {rec['n']!r} is not a whole number of "
-                            "subjects") from None
-        regimen = rec["regimen"]
-        if group in groups and groups[group][0] != regimen:
-            raise DataError(f"summaries row {i}: group {group!r} has regimen {regimen!r} here "
-                            f"but {groups[group][0]!r} in row {groups[group][2]}")
-        prev = groups.get(group)
-        groups[group] = (regimen, max(n, prev[1]) if prev else n, prev[2] if prev else i)
-        rows.append(PublishedSummary(
-            group=group, statistic=rec["statistic"], value=rec["value"], unit=rec.get("unit"),
-            output=rec.get("output"), time=rec.get("time"), metric=rec.get("metric"),
-            start=rec.get("start"), end=rec.get("end"), after=rec.get("after") or "first dose",
-            n=n, threshold=rec.get("threshold"), label=rec.get("label")))
-    if isinstance(population, Mapping) and population and set(population) == set(groups):
-        pops = dict(population)
-    else:
-        pops = {g: population for g in groups}
-    arms = tuple(TrialArm(g, r, n, pops[g]) for g, (r, n, _) in groups.items())
-    return arms, tuple(rows)
