@@ -22,9 +22,10 @@ Rules
 lambda_z (automatic, PKNCA's ``pk.calc.half.life`` with its default options)
     Candidates: measurable concentrations after Tmax (Tmax excluded) and after the end of an
     infusion. Log-linear least-squares fits of the last 3, 4, ..., n candidates; acceptable fits
-    have lambda_z > 0 and an adjusted R^2 > (the best adjusted R^2 of all the fits) - 1e-4; the
-    acceptable fit with the most points is kept. Fewer than 3 candidates, or no acceptable fit:
-    NaN, and ``lambda_z_note`` says why.
+    have lambda_z > 0 (a decline lambda_z (t_last - t_first) > 1e-9, not a slope of rounding
+    size) and an adjusted R^2 > (the best adjusted R^2 of all the fits, whatever their slope) -
+    1e-4; the acceptable fit with the most points is kept. Fewer than 3 candidates, or no
+    acceptable fit: NaN, and ``lambda_z_note`` says why.
 BLQ (PKNCA's default ``conc.blq``)
     Below the LLOQ, flagged, or exactly 0. Before the first measurable concentration: 0; between
     the first and last measurable: dropped; after the last measurable: 0 (AUCall only).

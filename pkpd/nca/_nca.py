@@ -154,7 +154,8 @@ def nca(data: str | os.PathLike[str] | pd.DataFrame | NonmemData, *,
         time to the next dose; the last dose without II has no interval (tau NaN).
     steady_state : bool, optional
         Whether the intervals are at steady state; by default a dose with SS = 1 or 2 (and its
-        ADDL copies) is, the others are not.
+        ADDL copies) is, the others are not. The steady-state parameters need an interval tau
+        (II of the dose record, or ``interval=``).
     duplicates : {"error", "mean"}
         Two observations of a subject at one time are an error, or are replaced by their mean
         (BLQ if all of them are).

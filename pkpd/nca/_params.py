@@ -101,6 +101,8 @@ def analyse(subject: Subject, win: Window, opts: Options) -> dict[str, Any]:
     prof = profile(subject, win.k, analysis_end=win.analysis_end,
                    steady_state=win.steady_state, tau=tau, method=opts.method)
     notes = list(prof.notes)
+    if win.steady_state and not math.isfinite(tau):
+        notes.append("steady state without a dosing interval (no II): give interval=")
     if win.k == 0 and subject.n_before_dose:
         notes.append(f"{subject.n_before_dose} observation(s) before the first dose not used")
     row: dict[str, Any] = dict.fromkeys((name for name, _ in COLUMNS), NAN)

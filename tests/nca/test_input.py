@@ -159,3 +159,9 @@ def test_nonmem_data_and_a_path_give_the_same_table(tmp_path):
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(a, c)
     assert a.loc[0, "ID"] == 3
+
+
+def test_steady_state_without_an_interval_is_noted():
+    res = oral(steady_state=True)
+    assert math.isnan(res.loc[0, "CL_F"]) and "CLss_F" not in res
+    assert "steady state without a dosing interval" in res.loc[0, "note"]
