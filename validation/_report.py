@@ -64,6 +64,34 @@ def compare(estimates: Mapping[str, float], reference: Mapping[str, float],
     return pd.DataFrame(rows).set_index("parameter")
 
 
+def estimates_table(fits: Mapping[str, Any]) -> pd.DataFrame:
+    """Estimates, SE and RSE (%) of population fits side by side: one row per parameter, the
+    columns ``<label> estimate``, ``<label> SE``, ``<label> RSE %`` for each ``label: fit``."""
+    cols: dict[str, pd.Series] = {}
+    for label, fit in fits.items():
+        est = pd.Series(fit.estimates, dtype=float)
+        cols[f"{label} estimate"] = est
+        cols[f"{label} SE"] = pd.Series(fit.se, dtype=float).reindex(est.index)
+        cols[f"{label} RSE %"] = pd.Series(fit.rse, dtype=float).reindex(est.index)
+    return pd.DataFrame(cols).rename_axis("parameter")
+
+
+def median_range(df: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """``median (min-max)`` and n of ``columns`` (column -> label with unit) of ``df``."""
+    rows = []
+    for col, label in columns.items():
+        x = pd.to_numeric(df[col], errors="coerce").dropna()
+        rows.append({"parameter": label, "n": len(x),
+                     "median (range)": f"{x.median():.4g} ({x.min():.4g}-{x.max():.4g})"
+                     if len(x) else ""})
+    return pd.DataFrame(rows).set_index("parameter")
+
+
+def print_table(title: str, df: pd.DataFrame, floatfmt: str = ".4g") -> None:
+    """Print a titled Markdown table (the scripts' console output)."""
+    print(f"\n{title}\n{markdown_table(df, floatfmt)}")
+
+
 @dataclass
 class Report:
     """A Markdown report with figures, written to ``folder/report.md``."""

@@ -1,27 +1,31 @@
-"""Report: pkpd against NONMEM 7.5 on the nmtests dosing and time-varying covariate suites.
+"""Validation report: pkpd against NONMEM 7.5 on the nmtests dosing and time-varying covariate
+suites.
 
 Usage::
 
-    python validation/nonmem_conformance.py [--shared ../shared] [--out report.md]
+    python validation/nonmem_conformance.py [--shared DIR] [--out FOLDER]
 
 Reads each input dataset with :func:`pkpd.read_nonmem`, simulates it with the bundled model
-``one_cmt_oral_nm`` and writes, per scenario, the number of records and the largest relative
-and absolute differences from NONMEM's own output (NONMEM prints 5 significant digits, so
-agreement means a relative difference below 1e-4, or an absolute one below 1e-3 near zero).
+``one_cmt_oral_nm`` and compares every record with NONMEM's own output. Writes
+``validation/reports/nonmem_conformance/report.md`` (one row per scenario: records, the largest
+relative and absolute differences, pass) with a figure of the differences, and prints the
+agreement. NONMEM prints 5 significant digits, so agreement means a relative difference below
+1e-4, or an absolute one below 1e-3 near zero. Exits with 1 if a scenario disagrees.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _report import REPORTS, Report, print_table, shared_dir
 
 import pkpd
 
-ROOT = Path(__file__).resolve().parents[1]
+REL_TOL = 1e-4
+ABS_TOL = 1e-3
 
 
 def compare(shared: Path) -> pd.DataFrame:
@@ -41,36 +45,83 @@ def compare(shared: Path) -> pd.DataFrame:
             theirs = ref.CP.to_numpy()[ref.ID.to_numpy() == i]
             diff = np.abs(mine - theirs)
             rel = np.where(np.abs(theirs) > 0, diff / np.maximum(np.abs(theirs), 1e-300), 0.0)
-            ok = bool(np.all(diff <= np.maximum(1e-4 * np.abs(theirs), 1e-3)))
+            ok = bool(np.all(diff <= np.maximum(REL_TOL * np.abs(theirs), ABS_TOL)))
             label = key.get(i, "") if data_file.startswith("dosing") else \
                 "time-varying covariate (WT on every record, NOCB)"
             rows.append({"suite": data_file.removesuffix(".csv"), "ID": int(i),
                          "scenario": label, "records": len(theirs),
-                         "max_rel_diff": float(rel[np.abs(theirs) > 1e-3].max(initial=0.0)),
+                         "max_rel_diff": float(rel[np.abs(theirs) > ABS_TOL].max(initial=0.0)),
                          "max_abs_diff": float(diff.max()), "pass": ok})
     return pd.DataFrame(rows)
 
 
+def figure(table: pd.DataFrame):
+    """The largest relative difference of each scenario (log scale) against the tolerance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    x = np.arange(len(table))
+    rel = table["max_rel_diff"].clip(lower=1e-16)
+    colors = np.where(table["pass"], "tab:blue", "tab:red")
+    ax.scatter(x, rel, c=colors, zorder=3)
+    ax.axhline(REL_TOL, color="0.2", ls="--", lw=1, label=f"tolerance {REL_TOL:g}")
+    ax.set_yscale("log")
+    ax.set_ylim(min(rel.min(), REL_TOL) / 100, REL_TOL * 100)
+    ax.grid(True, axis="y", which="major", alpha=0.4)
+    ax.set_xticks(x, [f"{s.split('_')[0][:2]}{i}" for s, i in zip(table["suite"], table["ID"],
+                                                                     strict=True)],
+                  rotation=90, fontsize=7)
+    ax.set_xlabel("scenario (do = dosing_1001, tv = tv_2001; number = ID)")
+    ax.set_ylabel("largest relative difference")
+    ax.set_title("pkpd against NONMEM 7.5 output: largest relative difference per scenario")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def write_report(table: pd.DataFrame, out: Path) -> Path:
+    """Write ``out/report.md`` and its figure; return the report's path."""
+    passed = int(table["pass"].sum())
+    report = Report("NONMEM conformance: pkpd against NONMEM 7.5 (nmtests)", out)
+    report.text(
+        f"**{passed} of {len(table)} scenarios agree with NONMEM on every record** "
+        f"(relative difference below {REL_TOL:g}, or absolute below {ABS_TOL:g} near zero: "
+        "NONMEM prints 5 significant digits). Datasets and NONMEM 7.5 output from the nmtests "
+        "suite (`shared/conformance/nmtests`); pkpd simulates each dataset with the bundled "
+        "model `one_cmt_oral_nm` (ADVAN2 TRANS2 with lag time, bioavailability and modelled "
+        "rate or duration) at rtol 1e-10.")
+    report.figure(figure(table), "differences.png",
+                  "Largest relative difference of each scenario over its records (dashed: "
+                  "tolerance, the rounding of NONMEM's 5 printed digits)")
+    shown = table.assign(**{"pass": table["pass"].map({True: "yes", False: "NO"})})
+    report.table(shown, floatfmt=".2e", index=False)
+    worst = table.loc[table["max_rel_diff"].idxmax()]
+    report.text(
+        f"The largest relative difference over all records is {worst['max_rel_diff']:.2e} "
+        f"({worst['suite']} ID {worst['ID']}: {worst['scenario']}), the largest absolute one "
+        f"{table['max_abs_diff'].max():.2e}: at the rounding of NONMEM's printed output.")
+    return report.write()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path,
-                        default=Path(os.environ.get("PKPD_SHARED_DIR", ROOT.parent / "shared")))
-    parser.add_argument("--out", type=Path, default=ROOT / "validation" / "reports" /
-                        "nonmem_conformance.md")
+    parser.add_argument("--shared", type=Path, default=None,
+                        help="folder holding conformance/ (default: $PKPD_SHARED_DIR or "
+                             "../shared)")
+    parser.add_argument("--out", type=Path, default=REPORTS / "nonmem_conformance")
     args = parser.parse_args()
-    table = compare(args.shared)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table = compare(shared_dir(args.shared))
+    path = write_report(table, args.out)
     passed = int(table["pass"].sum())
-    lines = [f"# NONMEM conformance (pkpd {pkpd.__version__})", "",
-             f"{passed} of {len(table)} scenarios agree with NONMEM on every record.", "",
-             "| suite | ID | scenario | records | max rel diff | max abs diff | pass |",
-             "| --- | ---: | --- | ---: | ---: | ---: | --- |"]
-    lines += [f"| {r.suite} | {r.ID} | {r.scenario} | {r.records} | {r.max_rel_diff:.2e} | "
-              f"{r.max_abs_diff:.2e} | {'yes' if r['pass'] else 'NO'} |"
-              for _, r in table.iterrows()]
-    args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[:3]))
-    print(f"report: {args.out}")
+    print_table("largest differences from NONMEM per scenario",
+                table[["suite", "ID", "records", "max_rel_diff", "max_abs_diff", "pass"]]
+                .set_index(["suite", "ID"]), floatfmt=".2e")
+    print(f"\n{passed} of {len(table)} scenarios agree with NONMEM on every record; "
+          f"largest relative difference {table['max_rel_diff'].max():.2e}")
+    print(f"report: {path}")
     return 0 if passed == len(table) else 1
 
 
