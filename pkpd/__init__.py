@@ -65,7 +65,11 @@ _LAZY: dict[str, str] = {
     "Diagnostics": "pkpd.diagnostics",
     "vpc": "pkpd.diagnostics",
     "VPC": "pkpd.diagnostics",
-    "nca": "pkpd.nca",
+    "nca": "pkpd.noncompartmental",
+    "compare_published": "pkpd.trials",
+    "TrialArm": "pkpd.trials",
+    "PublishedSummary": "pkpd.trials",
+    "PublishedComparison": "pkpd.trials",
 }
 
 __all__ = [
@@ -83,7 +87,7 @@ __all__ = [
 
 # subpackages and modules reachable as attributes (pkpd.dosing.optimise, pkpd.results...)
 _SUBMODULES = ("covariates", "diagnostics", "dosing", "estimation", "plot", "results",
-               "testing", "units", "variability")
+               "testing", "trials", "units", "variability")
 
 
 def __getattr__(name: str) -> Any:

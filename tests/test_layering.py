@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("simulation",),                # one in-process run -> xarray.Dataset
     ("scale",),                     # the same chunked over subjects (dask, zarr)
     ("results",),                   # summaries of simulated Datasets
-    ("estimation", "dosing", "nca"),  # users of simulation
+    ("estimation", "dosing", "noncompartmental"),  # users of simulation
     ("diagnostics", "trials"),      # judge fits and models against data and published summaries
     ("plot", "cli", "testing"),
 )

@@ -14,7 +14,7 @@ import pytest
 
 from pkpd.errors import DataError
 from pkpd.io.nonmem import read_nonmem
-from pkpd.nca import nca
+from pkpd.noncompartmental import nca
 
 R_SCRIPT = Path(__file__).with_name("nca_reference.R")
 

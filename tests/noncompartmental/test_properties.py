@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pkpd.nca import nca
+from pkpd.noncompartmental import nca
 
 from .frames import nonmem, table
 

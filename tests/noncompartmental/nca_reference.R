@@ -1,4 +1,4 @@
-# Reference NCA of a single-dose NONMEM dataset in base R (no NCA package), for tests/nca.
+# Reference NCA of a single-dose NONMEM dataset in base R (no NCA package), for tests/noncompartmental.
 #
 # Usage: Rscript nca_reference.R data.csv
 # Prints CSV on stdout, one row per ID: Cmax, Tmax, Tlast, Clast, AUClast by the linear and by the

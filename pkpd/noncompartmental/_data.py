@@ -1,4 +1,4 @@
-"""Input of :func:`pkpd.nca.nca`: datasets and concentration tables to per-subject arrays.
+"""Input of :func:`pkpd.nca`: datasets and concentration tables to per-subject arrays.
 
 Accepted: a NONMEM dataset (path, DataFrame with AMT or EVID, or :class:`NonmemData`) whose dose
 records give the doses; or a concentration table (DataFrame with ID, TIME, DV) with ``dose=``,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pkpd.nca import nca
+from pkpd.noncompartmental import nca
 
 from .frames import hand_fit, table
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from pkpd.nca import nca
+from pkpd.noncompartmental import nca
 
 from .frames import bateman, table
 

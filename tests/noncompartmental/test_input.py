@@ -10,7 +10,7 @@ import pytest
 
 from pkpd.errors import DataError, UnitError
 from pkpd.io.nonmem import read_nonmem
-from pkpd.nca import nca
+from pkpd.noncompartmental import nca
 
 from .frames import nonmem, table
 

@@ -1,4 +1,4 @@
-"""Non-compartmental analysis (NCA) of concentration-time data: :func:`nca`.
+"""Non-compartmental analysis (NCA) of concentration-time data: :func:`nca` (``pkpd.nca``).
 
 Modules
 -------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pkpd.io.nonmem import read_nonmem
-from pkpd.nca import nca
+from pkpd.noncompartmental import nca
 
 from .frames import nonmem, table
 
