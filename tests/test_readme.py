@@ -53,3 +53,21 @@ def test_readme_population_example(tmp_path, monkeypatch, shared_dir):
     fit, saem = scope["fit"], scope["saem"]
     assert fit.success and 116.7 < fit.ofv < 116.9
     assert abs(saem.estimates["TVCL"] - fit.estimates["TVCL"]) < fit.se["TVCL"]
+
+
+def test_readme_diagnostics_example(tmp_path, monkeypatch, shared_dir):
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"```python\n(import pkpd\n\nfit = pkpd.fit_population[^`]*?"
+                      r"d = pkpd.diagnose[^`]*?)```", text)
+    assert block, "the diagnostics example is missing from README.md"
+    (tmp_path / "theophylline.csv").write_text(
+        (shared_dir / "data" / "theophylline.csv").read_text())
+    monkeypatch.chdir(tmp_path)
+    code = block.group(1).replace("n_sim=1000", "n_sim=200").replace("n=500", "n=100")
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    d, v, nca = scope["d"], scope["v"], scope["nca"]
+    assert len(d.table) == 132 and len(nca) == 12
+    assert (tmp_path / "gof.png").stat().st_size > 10_000
+    assert (tmp_path / "vpc.png").stat().st_size > 10_000
+    assert v.table["outside"].mean() < 0.5
