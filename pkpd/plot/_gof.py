@@ -31,12 +31,13 @@ def gof(diag: Diagnostics, *, path: str | Path | None = None, log: bool = False,
         title: str | None = None) -> Figure:
     """Goodness-of-fit panels of one output of a fit.
 
-    Panels: DV vs PRED and DV vs IPRED (identity line), CWRES vs TIME and CWRES vs PRED (lines
-    at 0 and ±2), \\|IWRES\\| vs IPRED, a QQ plot of NPDE against N(0, 1) (with the 95 % band of
-    the order statistics) and a histogram of NPDE with the N(0, 1) density, then a summary
-    (observations, subjects, BLQ levels left out, NPDE tests, shrinkage). Red lines are running
-    medians. The IPRED and IWRES panels show the epsilon shrinkage in their titles. BLQ
-    (censored) observations are left out of every panel and counted in the summary.
+    Panels: DV vs PRED and DV vs IPRED (identity line), CWRES vs TIME and CWRES vs PRED
+    (lines at 0 and ±2; WRES when the diagnostics have no estimated etas), \\|IWRES\\| vs
+    IPRED, a QQ plot of NPDE against N(0, 1) (with the 95 % band of the order statistics), a
+    histogram of NPDE with the N(0, 1) density, and a summary (observations, subjects, BLQ
+    levels left out, NPDE tests, shrinkage). Red lines are running medians. The IPRED and
+    IWRES panels give the epsilon shrinkage in their titles. BLQ (censored) observations are
+    left out of every panel and counted in the summary.
 
     Parameters
     ----------
@@ -89,22 +90,28 @@ def gof(diag: Diagnostics, *, path: str | Path | None = None, log: bool = False,
     dv, pred, ipred = (obs[c].to_numpy(float) for c in ("DV", "PRED", "IPRED"))
     _observed_vs_predicted(ax[0], pred, dv, "PRED", unit, log)
     ax[0].set_title("DV vs PRED")
-    _observed_vs_predicted(ax[1], ipred, dv, "IPRED", unit, log)
+    # without estimated etas (a model diagnosed at its own values): WRES, and no IPRED
+    wname = "CWRES" if np.isfinite(obs["CWRES"].to_numpy(float)).any() else "WRES"
+    wres = obs[wname].to_numpy(float)
+    _residual_panel(ax[2], obs["TIME"].to_numpy(float), wres, "TIME", wname)
+    ax[2].set_title(f"{wname} vs TIME")
+    _residual_panel(ax[3], pred, wres, _label("PRED", unit), wname, log=log)
+    ax[3].set_title(f"{wname} vs PRED")
     ax[1].set_title("DV vs IPRED" + eps_text)
-    cwres = obs["CWRES"].to_numpy(float)
-    _residual_panel(ax[2], obs["TIME"].to_numpy(float), cwres, "TIME", "CWRES")
-    ax[2].set_title("CWRES vs TIME")
-    _residual_panel(ax[3], pred, cwres, _label("PRED", unit), "CWRES", log=log)
-    ax[3].set_title("CWRES vs PRED")
-    _abs_iwres(ax[4], ipred, np.abs(obs["IWRES"].to_numpy(float)), unit, log)
     ax[4].set_title("|IWRES| vs IPRED" + eps_text)
+    if np.isfinite(ipred).any():
+        _observed_vs_predicted(ax[1], ipred, dv, "IPRED", unit, log)
+        _abs_iwres(ax[4], ipred, np.abs(obs["IWRES"].to_numpy(float)), unit, log)
+    else:
+        for i in (1, 4):
+            _note(ax[i], "IPRED not available\n(no estimated etas)")
     npde_values = obs["NPDE"].to_numpy(float)
     _npde_qq(ax[5], npde_values)
     _npde_hist(ax[6], npde_values)
     _summary(ax[7], diag, out, tab, blq, log)
     for i, name in enumerate(covariates):
-        _covariate_panel(ax[8 + i], obs[name], cwres, "CWRES")
-        ax[8 + i].set_title(f"CWRES vs {name}")
+        _covariate_panel(ax[8 + i], obs[name], wres, wname)
+        ax[8 + i].set_title(f"{wname} vs {name}")
     for extra in ax[8 + len(covariates):]:
         extra.set_visible(False)
     fig.suptitle(title or f"Goodness of fit: {diag.model} ({diag.method}), output {out}")
@@ -278,9 +285,8 @@ def _abs_iwres(ax: Axes, ipred: np.ndarray, abs_iwres: np.ndarray, unit: str,
     ax.grid(True, alpha=0.3)
 
 
-def _no_npde(ax: Axes) -> None:
-    ax.text(0.5, 0.5, "NPDE not computed\n(diagnose with n_sim > 0)", ha="center",
-            va="center", transform=ax.transAxes, color="0.4")
+def _note(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -292,7 +298,7 @@ def _npde_qq(ax: Axes, npde: np.ndarray) -> None:
     y = np.sort(npde[np.isfinite(npde)])
     n = len(y)
     if not n:
-        _no_npde(ax)
+        _note(ax, "NPDE not computed\n(diagnose with n_sim > 0)")
         return
     rank = np.arange(1, n + 1)
     x = stats.norm.ppf((rank - 0.5) / n)
@@ -316,7 +322,7 @@ def _npde_hist(ax: Axes, npde: np.ndarray) -> None:
     v = npde[np.isfinite(npde)]
     if not len(v):
         ax.set_title("Histogram of NPDE")
-        _no_npde(ax)
+        _note(ax, "NPDE not computed\n(diagnose with n_sim > 0)")
         return
     ax.set_title(f"Histogram of NPDE\nmean {v.mean():.2f}, variance {v.var(ddof=1):.2f}"
                  if len(v) > 1 else "Histogram of NPDE")

@@ -176,3 +176,15 @@ def test_gof_of_a_theophylline_fit(shared_dir, tmp_path):
     np.testing.assert_array_equal(fig.axes[0].collections[0].get_offsets(),
                                   diag.table[["PRED", "DV"]])
     eta_covariates(diag, path=tmp_path / "eta_theophylline.png")
+
+
+def test_gof_without_estimated_etas():
+    diag = synthetic_diagnostics()
+    table = diag.table.assign(IPRED=np.nan, IRES=np.nan, CWRES=np.nan, IWRES=np.nan)
+    fig = gof(pkpd.Diagnostics(**{**diag.__dict__, "table": table}))
+    ax = fig.axes
+    obs = table[~table["BLQ"]]
+    assert ax[2].get_title() == "WRES vs TIME" and ax[3].get_ylabel() == "WRES"
+    np.testing.assert_array_equal(ax[2].collections[0].get_offsets(), obs[["TIME", "WRES"]])
+    assert "IPRED not available" in ax[1].texts[0].get_text()
+    assert "IPRED not available" in ax[4].texts[0].get_text()
