@@ -5,6 +5,7 @@ Markdown report with figures, and the comparison of estimates with an independen
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,77 @@ def print_table(title: str, df: pd.DataFrame, floatfmt: str = ".4g") -> None:
     print(f"\n{title}\n{markdown_table(df, floatfmt)}")
 
 
+def residual_summary(diag: Any) -> pd.DataFrame:
+    """Mean and SD of each residual of :meth:`pkpd.Diagnostics.summary` (rows) by output
+    (columns ``<output> mean``, ``<output> SD``)."""
+    s = diag.summary()
+    order = s.columns.get_level_values(0).unique()
+    parts = {out: s.loc[out].unstack().reindex(order) for out in s.index}
+    t = pd.concat(parts, axis=1)
+    t.columns = [f"{o} {'SD' if c == 'std' else c}" for o, c in t.columns]
+    return t.rename_axis("residual")
+
+
+def npde_calibration(diag: Any) -> pd.DataFrame:
+    """Per output: SD of NPDE, SD of the normal quantiles of PD (the same discrepancies without
+    decorrelation), and the SD the decorrelation itself brings under the model: a subject's
+    covariance is estimated from the same K replicates the observation is ranked among, and a
+    new draw whitened by a sample covariance of K draws of p levels has variance
+    ``(K - 1)(K + 1) / (K (K - p - 2))`` per level on average (Hotelling), not 1."""
+    from scipy.special import ndtri
+
+    t = diag.table
+    rows = {}
+    for out, g in t.groupby("OUTPUT"):
+        p = g.groupby("ID")["NPDE"].transform("count").to_numpy(dtype=float)
+        k = float(diag.n_sim)
+        infl = np.where(k - p - 2 > 0, (k - 1) * (k + 1) / (k * np.maximum(k - p - 2, 1.0)),
+                        np.nan)
+        rows[out] = {"SD of NPDE": g["NPDE"].std(), "SD of ndtri(PD)": ndtri(g["PD"]).std(),
+                     "levels per subject (median)": float(np.median(p)),
+                     "expected SD from decorrelation": float(np.sqrt(np.nanmean(infl)))}
+    return pd.DataFrame(rows).T.rename_axis("output")
+
+
+def npde_paragraphs(diag: Any) -> tuple[pd.DataFrame, str]:
+    """The NPDE calibration table (:func:`npde_calibration`) and a sentence reading it: do the
+    NPDE tests reject, and is the SD of NPDE what the decorrelation alone gives?"""
+    cal = npde_calibration(diag)
+    tests = diag.npde_tests["p_value"]
+    parts = []
+    for out, row in cal.iterrows():
+        sd, sd_pd, expected = row["SD of NPDE"], row["SD of ndtri(PD)"], row[
+            "expected SD from decorrelation"]
+        verdict = ("close to what the decorrelation alone gives"
+                   if abs(sd - expected) <= 0.03 else "not explained by the decorrelation")
+        parts.append(
+            f"{out}: SD of NPDE {sd:.3f} against {expected:.3f} expected from decorrelating "
+            f"{row['levels per subject (median)']:.0f} levels per subject with a covariance "
+            f"estimated from the same {diag.n_sim} replicates ({verdict}); without "
+            f"decorrelation the normal quantiles of PD have SD {sd_pd:.3f}.")
+    rejected = [k for k, v in tests.items() if np.isfinite(v) and v < 0.05]
+    lead = ("The NPDE tests reject at 5 %: " + ", ".join(
+        f"{k} (p = {tests[k]:.2g})" for k in rejected) + ". " if rejected
+            else "The NPDE tests do not reject at 5 %. ")
+    return cal, lead + " ".join(parts)
+
+
+def focei_objective(model: Any, data: Any, values: Mapping[str, float]) -> float:
+    """pkpd's FOCE-I objective of ``model`` and ``data`` at parameter ``values`` (layout names;
+    the others at the model's values): to compare objectives at another program's estimates."""
+    from pkpd.estimation._population import setup
+
+    problem = setup(model, data, "focei", outputs=None, lloq=None, params=None, initial=None)
+    return float(problem.evaluate_values([{**problem.transform.values, **values}]).ofv[0])
+
+
+def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``fn(*args, **kwargs)`` and its wall time in seconds."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
 @dataclass
 class Report:
     """A Markdown report with figures, written to ``folder/report.md``."""
@@ -127,6 +199,17 @@ class Report:
             plt.close(fig)
         self.lines += [f"![{caption}]({path.name})", "", f"*{caption}*", ""]
         return path
+
+    def plot(self, fn_name: str, obj: Any, name: str, caption: str, **kwargs: Any) -> Path | None:
+        """Draw ``pkpd.plot.<fn_name>(obj, path=folder/name, **kwargs)`` into the report, or
+        say that this version of pkpd has no such plot (None then)."""
+        fn = getattr(pkpd.plot, fn_name, None)
+        if fn is None:
+            self.text(f"*(No figure: `pkpd.plot.{fn_name}` is not available in this version.)*")
+            return None
+        path = self.folder / name
+        fn(obj, path=path, **kwargs)
+        return self.figure(path, name, caption)
 
     def write(self) -> Path:
         path = self.folder / "report.md"

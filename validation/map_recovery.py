@@ -200,14 +200,39 @@ def write_report(df: pd.DataFrame, timing: dict[str, float], n_sir: int, seed: i
                 f"is {lo:.3f}-{hi:.3f} (SIR on the first {n_sir} patients).")
     fig1, fig2 = figures(df)
     report.figure(fig1, "etas.png", "True against MAP etas (identity line)")
-    report.text("Two levels inform CL much more than the volumes: MAP etas of poorly "
-                "informed parameters shrink towards 0 (a flat cloud), which is the intended "
-                "behaviour of a Bayesian estimate, not a bias of the fit.")
+    corr = cov["corr(true, MAP)"]
+    outside = [e for e in cov.index for c in ("Laplace coverage", "SIR coverage")
+               if np.isfinite(cov.loc[e, c]) and not lo <= cov.loc[e, c] <= hi]
+    report.text(
+        f"The peak and the trough inform {corr.idxmax()} most (correlation of true and MAP "
+        f"{corr.max():.2f}) and {corr.idxmin()} least ({corr.min():.2f}): the MAP etas of a "
+        "poorly informed parameter shrink towards 0 (a flat cloud), as a Bayesian estimate "
+        "should, and its interval stays wide, so the coverage holds. " +
+        ("Every coverage is within the binomial range." if not outside else
+         f"Outside the binomial range: {', '.join(outside)}."))
     report.heading("AUC prediction")
-    report.table(auc_error_table(df), floatfmt=".1f")
+    auc = auc_error_table(df)
+    report.table(auc, floatfmt=".1f")
     report.figure(fig2, "auc.png", "Prediction errors of the AUC over 72-96 h (%)")
+    prior, post = auc.iloc[0], auc.iloc[1]
+    report.text(
+        "With the two levels the median absolute error of the predicted AUC goes from "
+        f"{prior['median absolute PE %']:.1f} % to {post['median absolute PE %']:.1f} % and "
+        f"the 90th percentile from {prior['90th percentile APE %']:.1f} % to "
+        f"{post['90th percentile APE %']:.1f} %: the levels mostly correct the patients the "
+        f"covariates predict worst. The MAP predictions are biased by "
+        f"{post['median PE % (bias)']:+.1f} % (median): the shrinkage of the etas towards 0 "
+        "pulls the predictions towards the typical patient.")
     report.heading("Dosing to an AUC24 of 400-600 mg*h/L")
-    report.table(target_table(df), floatfmt=".2f")
+    tt = target_table(df)
+    report.table(tt, floatfmt=".2f")
+    report.text(
+        f"The fraction of patients whose true AUC24 lands in the 400-600 mg*h/L window rises "
+        f"from {tt['in target'].iloc[0]:.2f} (standard dose) to {tt['in target'].iloc[1]:.2f} "
+        f"(covariates) and {tt['in target'].iloc[2]:.2f} (MAP). The window is narrow (±20 % "
+        "around 500) next to the remaining error of the predicted AUC, so even the "
+        "individualised regimen misses it for many patients, and the regimen grid "
+        f"({len(DOSES)} doses x {len(INTERVALS)} intervals) adds its own steps.")
     report.text(f"Time: {timing['fit'] / n * 1000:.1f} ms per fit, "
                 f"{timing['sir'] / max(n_sir, 1):.2f} s per SIR (2000 draws), "
                 f"{timing['optimise'] / (2 * n):.2f} s per regimen search "
