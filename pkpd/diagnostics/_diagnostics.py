@@ -51,6 +51,8 @@ class Diagnostics:
     seed : Any
     units : dict
         The unit of DV (and of PRED, IPRED, EPRED, RES, IRES) of each output.
+    time_unit : str
+        The unit of TIME (the model's time unit).
     """
 
     table: pd.DataFrame
@@ -62,6 +64,7 @@ class Diagnostics:
     n_sim: int
     seed: Any
     units: dict[str, str] = field(default_factory=dict)
+    time_unit: str = ""
 
     def to_xarray(self) -> xr.Dataset:
         """The table as an :class:`xarray.Dataset` over dimension ``obs`` (units in attrs)."""
@@ -69,6 +72,8 @@ class Diagnostics:
         for name in ("DV", "PRED", "IPRED", "EPRED", "RES", "IRES"):
             if name in ds and len(set(self.units.values())) == 1:
                 ds[name].attrs["units"] = next(iter(self.units.values()))
+        if self.time_unit:
+            ds["TIME"].attrs["units"] = self.time_unit
         ds.attrs.update(model=self.model, method=self.method, n_sim=self.n_sim)
         return ds
 
@@ -180,4 +185,5 @@ def diagnose(fit: Any, data: Any = None, *, n_sim: int = 1000,
     return Diagnostics(table=table, etas=etas, shrinkage=shrink_df,
                        npde_tests=npde_tests(table["NPDE"].to_numpy()),
                        model=design.cm.model.name, method=design.method,
-                       n_sim=int(n_sim), seed=seed, units=units)
+                       n_sim=int(n_sim), seed=seed, units=units,
+                       time_unit=design.cm.model.time_unit)

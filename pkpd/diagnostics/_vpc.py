@@ -78,6 +78,8 @@ class VPC:
     stratify : str or None
     units : dict
         The unit of DV of each output.
+    time_unit : str
+        The unit of TIME (the model's time unit).
     """
 
     table: pd.DataFrame
@@ -92,6 +94,7 @@ class VPC:
     pred_corrected: bool
     stratify: str | None
     units: dict[str, str] = field(default_factory=dict)
+    time_unit: str = ""
 
     def summary(self) -> pd.DataFrame:
         """Bins and bins outside the simulated interval per stratum, output, kind and
@@ -426,7 +429,8 @@ def vpc(fit_or_model: Any, data: Any = None, *, n: int = 500,
                model=design.cm.model.name, n=n, seed=seed,
                quantiles=tuple(float(p) for p in probs), ci=ci,
                pred_corrected=bool(pred_corrected), stratify=strat_name,
-               units={obs.outputs[i]: out_units.get(obs.outputs[i], "") for i in selected})
+               units={obs.outputs[i]: out_units.get(obs.outputs[i], "") for i in selected},
+               time_unit=design.cm.model.time_unit)
 
 
 def _outside(observed: float, lo: float, hi: float) -> bool:

@@ -93,7 +93,8 @@ def gof(diag: Diagnostics, *, path: str | Path | None = None, log: bool = False,
     # without estimated etas (a model diagnosed at its own values): WRES, and no IPRED
     wname = "CWRES" if np.isfinite(obs["CWRES"].to_numpy(float)).any() else "WRES"
     wres = obs[wname].to_numpy(float)
-    _residual_panel(ax[2], obs["TIME"].to_numpy(float), wres, "TIME", wname)
+    _residual_panel(ax[2], obs["TIME"].to_numpy(float), wres,
+                    _label("TIME", getattr(diag, "time_unit", "")), wname)
     ax[2].set_title(f"{wname} vs TIME")
     _residual_panel(ax[3], pred, wres, _label("PRED", unit), wname, log=log)
     ax[3].set_title(f"{wname} vs PRED")

@@ -106,7 +106,8 @@ def vpc(result: VPC | pd.DataFrame, *, path: str | Path | None = None, log: bool
             if has_blq[o]:
                 _blq_panel(axes[row, j], table[sel & (kind == "blq")], ci_text)
                 row += 1
-        axes[-1, j].set_xlabel("TIME")
+        time_unit = getattr(result, "time_unit", "")
+        axes[-1, j].set_xlabel(f"TIME ({time_unit})" if time_unit else "TIME")
     handles, labels = _legend_handles(axes)
     fig.legend(handles, labels, loc="outside lower center", fontsize=8, frameon=False,
                ncols=max(1, min(len(labels), int(fig.get_figwidth() // 3.4))))
