@@ -345,9 +345,10 @@ def _diagnostics_section(report: Report, diag: Any, vpc: Any, sigma: float,
     report.text(
         f"The proportional residuals (IWRES) are skewed ({ir['skewness']:+.2f}, Shapiro-Wilk "
         f"p = {ir['Shapiro-Wilk p']:.1g}), while the same residuals on the log scale are "
-        f"symmetric ({lg['skewness']:+.2f}, p = {lg['Shapiro-Wilk p']:.2f}): the simulation's "
-        "20 % residual error was log-normal (exponential, DV = IPRED exp(eps)), not the "
-        "additive-on-the-prediction proportional error of this model and of NONMEM's run N015 "
+        f"symmetric ({lg['skewness']:+.2f}, p = {lg['Shapiro-Wilk p']:.2f}): this indicates "
+        "that the simulation's 20 % residual error was log-normal (exponential, DV = IPRED "
+        "exp(eps)), not the additive-on-the-prediction proportional error of this model and "
+        "of NONMEM's run N015 "
         "(Y = IPRED (1 + eps)). At 20 % the two differ mainly in the tails, which is what the "
         "NPDE tests see; the estimates are not visibly affected (they match the truth within "
         "their SE above). An exponential error model (`{ exponential = ... }` in the model "

@@ -215,14 +215,19 @@ def write_report(df: pd.DataFrame, timing: dict[str, float], n_sir: int, seed: i
     report.table(auc, floatfmt=".1f")
     report.figure(fig2, "auc.png", "Prediction errors of the AUC over 72-96 h (%)")
     prior, post = auc.iloc[0], auc.iloc[1]
+    pe_map = np.sort(100 * (df["auc_map"] - df["auc_true"]) / df["auc_true"])
+    k = int(binom.ppf(0.025, n, 0.5))
+    ci = (pe_map[max(k - 1, 0)], pe_map[min(n - k, n - 1)])
     report.text(
         "With the two levels the median absolute error of the predicted AUC goes from "
         f"{prior['median absolute PE %']:.1f} % to {post['median absolute PE %']:.1f} % and "
         f"the 90th percentile from {prior['90th percentile APE %']:.1f} % to "
         f"{post['90th percentile APE %']:.1f} %: the levels mostly correct the patients the "
-        f"covariates predict worst. The MAP predictions are biased by "
-        f"{post['median PE % (bias)']:+.1f} % (median): the shrinkage of the etas towards 0 "
-        "pulls the predictions towards the typical patient.")
+        f"covariates predict worst. The median error of the MAP predictions is "
+        f"{post['median PE % (bias)']:+.1f} % (95 % interval of the median {ci[0]:+.1f} to "
+        f"{ci[1]:+.1f} %, by order statistics): " +
+        ("not distinguishable from 0." if ci[0] <= 0 <= ci[1] else
+         f"a small systematic {'under' if ci[1] < 0 else 'over'}-prediction of the AUC."))
     report.heading("Dosing to an AUC24 of 400-600 mg*h/L")
     tt = target_table(df)
     report.table(tt, floatfmt=".2f")
