@@ -1,5 +1,5 @@
-"""The nlme reference fit of theophylline (``nlme.py``, ``nlme_theophylline.R``) is sane, agrees with
-the literature, and is reproduced a second way here: the model's closed form evaluated in numpy
+"""The nlme reference fit of theophylline (``nlme.py``, ``nlme_theophylline.R``) is sane, agrees
+with the literature, and is reproduced a second way here: the model's closed form evaluated in numpy
 with the fixed and random effects R reports gives R's individual predictions, its residual sum
 of squares, and its ML residual SD.
 """
