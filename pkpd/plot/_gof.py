@@ -162,7 +162,7 @@ def eta_covariates(diag: Diagnostics, *, covariates: Sequence[str] | None = None
         raise DataError(f"covariates {missing or names} not among the subjects' covariates "
                         f"({', '.join(map(str, available)) or 'none'})")
     fig, axes = plt.subplots(len(etas), len(names),
-                             figsize=(max(4.0 * len(names), 5.0), 3.3 * len(etas)),
+                             figsize=(max(4.0 * len(names), 6.5), 3.3 * len(etas)),
                              squeeze=False, layout="constrained")
     for i, eta in enumerate(etas):
         value = diag.etas[eta].to_numpy(float)
@@ -171,7 +171,7 @@ def eta_covariates(diag: Diagnostics, *, covariates: Sequence[str] | None = None
             ax = axes[i, j]
             _covariate_panel(ax, diag.etas[name], value, eta)
             ax.set_title(f"{eta} (η-shrinkage {sd:.1f} %)" if np.isfinite(sd) else eta)
-    fig.suptitle(f"Etas against covariates: {diag.model} ({diag.method}), "
+    fig.suptitle(f"Etas against covariates: {diag.model} ({diag.method}),\n"
                  f"{len(diag.etas)} subjects")
     return _finish(fig, path)
 
@@ -378,8 +378,12 @@ def _is_categorical(values: pd.Series) -> bool:
 
 def _covariate_panel(ax: Axes, cov: pd.Series, y: np.ndarray, ylabel: str) -> None:
     """y against a covariate: a scatter with running median, or a box plot by category."""
+    import pandas as pd
+
     if _is_categorical(cov):
-        levels = sorted(cov.dropna().unique(), key=str)
+        values = cov.dropna().unique()
+        numeric = pd.to_numeric(pd.Series(values), errors="coerce").notna().all()
+        levels = sorted(values, key=float if numeric else str)
         groups = [y[(cov == lv).to_numpy() & np.isfinite(y)] for lv in levels]
         ax.boxplot(groups, widths=0.5, showfliers=False,
                    medianprops={"color": _SMOOTH["color"]})
