@@ -92,7 +92,8 @@ class Diagnostics:
 def diagnose(fit: Any, data: Any = None, *, n_sim: int = 1000,
                 seed: int | np.random.Generator | None = 1, model: Any = None,
                 outputs: Mapping[Any, str] | None = None, lloq: float | str | None = None,
-                params: Mapping[str, Any] | None = None) -> Diagnostics:
+                params: Mapping[str, Any] | None = None,
+                npde_moments: str = "independent") -> Diagnostics:
     """Residual diagnostics of a fit: PRED, IPRED, RES, WRES, CWRES, IWRES, NPDE, shrinkage.
 
     Parameters
@@ -105,9 +106,15 @@ def diagnose(fit: Any, data: Any = None, *, n_sim: int = 1000,
         The dataset (default: the one the fit holds).
     n_sim : int
         Replicates of the dataset simulated (between-subject variability and residual error)
-        for EPRED, PD and NPDE; 0 skips them.
+        for EPRED, PD and NPDE (and as many again for the moments of NPDE's decorrelation);
+        0 skips them.
     seed : int or Generator, optional
         Random numbers of the replicates.
+    npde_moments : {"independent", "same"}
+        Where each subject's mean and covariance for the decorrelation of NPDE come from: a
+        second set of ``n_sim`` replicates (default; NPDE exactly N(0, 1) under the model), or
+        the replicates ranked against, as the npde package does (slightly over-dispersed with
+        many levels per subject). See :mod:`pkpd.diagnostics._npde`.
     model, outputs, lloq, params
         For ``fit=None``: as in :func:`pkpd.fit_population`.
 
@@ -140,6 +147,8 @@ def diagnose(fit: Any, data: Any = None, *, n_sim: int = 1000,
 
     if int(n_sim) != n_sim or n_sim < 0:
         raise EstimationError(f"n_sim = {n_sim!r} must be a non-negative integer")
+    if npde_moments not in ("independent", "same"):
+        raise EstimationError(f"npde_moments={npde_moments!r}; valid: 'independent', 'same'")
     if fit is None:
         if model is None or data is None:
             raise EstimationError("diagnostics without a fit need model= and data=")
@@ -158,8 +167,10 @@ def diagnose(fit: Any, data: Any = None, *, n_sim: int = 1000,
                 table[c] = design.covariates[c].to_numpy()
     cols = residuals(design)
     if n_sim:
-        _, sims = design.replicates(int(n_sim), seed)
-        cols |= npde(design, sims)
+        _, sims = design.replicates(2 * int(n_sim) if npde_moments == "independent"
+                                    else int(n_sim), seed)
+        cols |= npde(design, sims[:n_sim], sims[n_sim:] if npde_moments == "independent"
+                     else None)
     for name in COLUMNS:
         table[name] = cols.get(name, np.full(pop.n_obs, np.nan))
 

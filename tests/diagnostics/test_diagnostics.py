@@ -6,6 +6,7 @@ shrinkage against its definition, and the table joined to the dataset rows."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -160,3 +161,29 @@ def test_theophylline(shared_dir):
     assert abs(d.table.CWRES.mean()) < 0.3 and 0.7 < d.table.CWRES.std() < 1.3
     np.testing.assert_allclose(d.table.IPRED, fit.predictions.IPRED, rtol=1e-6)
     assert DOSE > 0  # the module constants are shared with conftest
+
+
+def test_npde_stay_standard_normal_on_rich_profiles(bolus_cm):
+    """40 levels per subject and 100 replicates: with the decorrelation's moments from
+    independent replicates the NPDE keep SD 1; estimated from the ranked replicates (the npde
+    package's way) they are over-dispersed by about sqrt(1 + 40/100)."""
+    times = np.linspace(0.25, 12.0, 40)
+    rng = np.random.default_rng(8)
+    n = 30
+    cl = TRUE["TVCL"] * np.exp(rng.normal(0, np.sqrt(TRUE["omega_CL"]), n))
+    v = TRUE["TVV"] * np.exp(rng.normal(0, np.sqrt(TRUE["omega_V"]), n))
+    f = closed_form(cl[:, None], v[:, None], times[None, :])
+    dv = f + np.hypot(TRUE["add"], TRUE["prop"] * f) * rng.standard_normal(f.shape)
+    rows = []
+    for i in range(n):
+        rows.append({"ID": i + 1, "TIME": 0.0, "AMT": DOSE, "DV": np.nan, "EVID": 1, "MDV": 1,
+                     "CMT": 1})
+        rows += [{"ID": i + 1, "TIME": t, "AMT": 0.0, "DV": dv[i, j], "EVID": 0, "MDV": 0,
+                  "CMT": 1} for j, t in enumerate(times)]
+    data = pd.DataFrame(rows)
+    sd = {m: pkpd.diagnose(None, model=bolus_cm, data=data, n_sim=100, seed=4,
+                           npde_moments=m).table.NPDE.std() for m in ("independent", "same")}
+    assert 0.92 < sd["independent"] < 1.08
+    assert sd["same"] > 1.1
+    with pytest.raises(pkpd.EstimationError, match="npde_moments"):
+        pkpd.diagnose(None, model=bolus_cm, data=data, npde_moments="other")
