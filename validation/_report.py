@@ -106,10 +106,11 @@ def residual_summary(diag: Any) -> pd.DataFrame:
 
 def npde_calibration(diag: Any) -> pd.DataFrame:
     """Per output: SD of NPDE, SD of the normal quantiles of PD (the same discrepancies without
-    decorrelation), and the SD the decorrelation itself brings under the model: a subject's
-    covariance is estimated from the same K replicates the observation is ranked among, and a
-    new draw whitened by a sample covariance of K draws of p levels has variance
-    ``(K - 1)(K + 1) / (K (K - p - 2))`` per level on average (Hotelling), not 1."""
+    decorrelation), and the SD of NPDE under the model: 1 when the decorrelation's moments come
+    from independent replicates (``npde_moments="independent"``, the default); when they come
+    from the same K replicates the observation is ranked among, a new draw whitened by a sample
+    covariance of K draws of p levels has variance ``(K - 1)(K + 1) / (K (K - p - 2))`` per
+    level on average (Hotelling), not 1."""
     from scipy.special import ndtri
 
     t = diag.table
@@ -119,9 +120,11 @@ def npde_calibration(diag: Any) -> pd.DataFrame:
         k = float(diag.n_sim)
         infl = np.where(k - p - 2 > 0, (k - 1) * (k + 1) / (k * np.maximum(k - p - 2, 1.0)),
                         np.nan)
+        if getattr(diag, "npde_moments", "same") == "independent":
+            infl = np.ones_like(p)
         rows[out] = {"SD of NPDE": g["NPDE"].std(), "SD of ndtri(PD)": ndtri(g["PD"]).std(),
                      "levels per subject (median)": float(np.median(p)),
-                     "expected SD from decorrelation": float(np.sqrt(np.nanmean(infl)))}
+                     "expected SD under the model": float(np.sqrt(np.nanmean(infl)))}
     return pd.DataFrame(rows).T.rename_axis("output")
 
 
@@ -133,14 +136,18 @@ def npde_paragraphs(diag: Any) -> tuple[pd.DataFrame, str]:
     parts = []
     for out, row in cal.iterrows():
         sd, sd_pd, expected = row["SD of NPDE"], row["SD of ndtri(PD)"], row[
-            "expected SD from decorrelation"]
-        verdict = ("close to what the decorrelation alone gives"
-                   if abs(sd - expected) <= 0.03 else "not explained by the decorrelation")
+            "expected SD under the model"]
+        verdict = ("close to what the model gives" if abs(sd - expected) <= 0.03
+                   else "not what the model gives")
+        how = ("decorrelated with moments from independent replicates"
+               if getattr(diag, "npde_moments", "same") == "independent" else
+               f"decorrelated with a covariance estimated from the same {diag.n_sim} "
+               "replicates")
         parts.append(
-            f"{out}: SD of NPDE {sd:.3f} against {expected:.3f} expected from decorrelating "
-            f"{row['levels per subject (median)']:.0f} levels per subject with a covariance "
-            f"estimated from the same {diag.n_sim} replicates ({verdict}); without "
-            f"decorrelation the normal quantiles of PD have SD {sd_pd:.3f}.")
+            f"{out}: SD of NPDE {sd:.3f} against {expected:.3f} expected under the model "
+            f"({row['levels per subject (median)']:.0f} levels per subject, {how}; "
+            f"{verdict}); without decorrelation the normal quantiles of PD have SD "
+            f"{sd_pd:.3f}.")
     rejected = [k for k, v in tests.items() if np.isfinite(v) and v < 0.05]
     lead = ("The NPDE tests reject at 5 %: " + ", ".join(
         f"{k} (p = {tests[k]:.2g})" for k in rejected) + ". " if rejected

@@ -336,10 +336,8 @@ def _diagnostics_section(report: Report, diag: Any, vpc: Any, sigma: float,
     report.text(
         "The model is the structural model the data were simulated with, so CWRES, IWRES and "
         "NPDE should be close to standard normal; with about 7000 levels the NPDE tests detect "
-        "small departures. " + npde_text + " The SD of NPDE is what the decorrelation gives "
-        "(an artefact of NPDE with K replicates not much larger than the levels per subject), "
-        "but the shape is not normal: the residuals are skewed to the right. Their shape says "
-        "why:")
+        "small departures. " + npde_text + " The shape is not normal: the residuals are "
+        "skewed to the right. Their shape says why:")
     report.table(shape)
     ir, lg = shape.loc["IWRES"], shape.loc["log(DV / IPRED) / sigma"]
     report.text(

@@ -49,6 +49,9 @@ class Diagnostics:
     n_sim : int
         Replicates of the dataset simulated for EPRED, PD and NPDE.
     seed : Any
+    npde_moments : str
+        Where the moments of NPDE's decorrelation came from (``"independent"`` replicates, or
+        the ``"same"`` ones ranked against).
     units : dict
         The unit of DV (and of PRED, IPRED, EPRED, RES, IRES) of each output.
     time_unit : str
@@ -63,6 +66,7 @@ class Diagnostics:
     method: str
     n_sim: int
     seed: Any
+    npde_moments: str = "independent"
     units: dict[str, str] = field(default_factory=dict)
     time_unit: str = ""
 
@@ -196,5 +200,5 @@ def diagnose(fit: Any, data: Any = None, *, n_sim: int = 1000,
     return Diagnostics(table=table, etas=etas, shrinkage=shrink_df,
                        npde_tests=npde_tests(table["NPDE"].to_numpy()),
                        model=design.cm.model.name, method=design.method,
-                       n_sim=int(n_sim), seed=seed, units=units,
+                       n_sim=int(n_sim), seed=seed, npde_moments=npde_moments, units=units,
                        time_unit=design.cm.model.time_unit)
