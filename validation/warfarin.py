@@ -48,6 +48,7 @@ from _report import (
     compare,
     estimates_table,
     median_range,
+    npde_calibration,
     npde_paragraphs,
     print_table,
     residual_summary,
@@ -63,10 +64,11 @@ QUICK_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13)
 ZERO_NOTE = (
     "The four concentrations recorded as 0 mg/L (IDs 1, 3, 9 and 15 at 0.5 h) are left out of "
     "the fits (they stay in the NCA, where a 0 before the first measurable level counts as 0). "
-    "They lie before the lag time, so every model predicts them exactly 0, and with a combined "
-    "error each adds -log(additive SD) to the objective: the likelihood grows without bound as "
-    "the additive SD goes to 0 (nlme's fit on all 251 levels does just that). NONMEM's run of "
-    "the lag-IIV model below kept them; its refit here does too.")
+    "They lie before the lag time, so a model with a lag predicts them exactly 0, and with a "
+    "combined error each adds -log(additive SD) to the log-likelihood: the likelihood grows "
+    "without bound as the additive SD goes to 0, and an optimiser free to shrink it (nlme's "
+    "variance function) can run off there. NONMEM's run of the lag-IIV model below kept them; "
+    "its refit here does too.")
 NLME_THETA = {"TVCL": "CL", "TVV": "V", "TVKA": "KA", "TLAG": "TLAG"}
 NLME_OMEGA = {"omega(eta_CL)": "lCL", "omega(eta_V)": "lV", "omega(eta_KA)": "lKA"}
 NCA_COLUMNS = {"Cmax": "Cmax (mg/L)", "Tmax": "Tmax (h)", "AUClast": "AUClast (mg·h/L)",
@@ -651,7 +653,7 @@ def _diagnostics_section(report: Report, diag_pk: Any, diag_pd: Any, vpcs: dict[
     report.table(diag_pd.npde_tests.rename_axis("test"))
     cal, npde_text = npde_paragraphs(diag_pd)
     report.table(cal)
-    report.text(npde_text)
+    report.text(npde_text + " " + _normality_by_output(diag_pd))
     report.text("Shrinkage (%):")
     report.table(diag_pd.shrinkage.rename_axis("name"))
     figures.append(report.plot("eta_covariates", diag_pd, "eta_covariates.png",
@@ -712,17 +714,42 @@ def _npde_words(diag: Any) -> str:
 
 
 def _spread_words(diag: Any, narrower: int, wider: int, shr: pd.Series) -> str:
-    """What the NPDE variance and the VPC's outer percentiles say about the spread."""
-    var = diag.npde_tests.loc["variance", "value"]
-    if var < 1 and narrower > wider:
-        return ("An NPDE variance below 1 and observed outer percentiles inside the simulated "
-                "ones say the same thing: the model simulates more spread of the "
-                "concentrations than the data show (the KA variance is large and poorly "
-                f"determined: eta_KA shrinkage {shr.get('eta_KA', float('nan')):.0f} %).")
-    if var > 1 and wider > narrower:
-        return ("An NPDE variance above 1 and observed outer percentiles outside the simulated "
-                "ones say the same thing: the data spread more than the model simulates.")
-    return "The NPDE variance and the VPC's outer percentiles point in no common direction."
+    """What the VPC's outer percentiles and the SDs of NPDE and of ndtri(PD) say about the
+    spread of the concentrations."""
+    out = []
+    if narrower > wider:
+        out.append(f"In {narrower} bins the observed outer percentiles of the concentrations lie "
+                   f"inside the simulated ones (in {wider} outside): there the model simulates "
+                   "more spread than observed.")
+    elif wider > narrower:
+        out.append(f"In {wider} bins the observed outer percentiles of the concentrations lie "
+                   f"outside the simulated ones (in {narrower} inside): there the data spread "
+                   "more than the model simulates.")
+    cal = npde_calibration(diag)
+    if "CP" in cal.index:
+        sd_npde, sd_pd = cal.loc["CP", "SD of NPDE"], cal.loc["CP", "SD of ndtri(PD)"]
+        if abs(sd_pd - 1) < 0.1 and sd_npde < 0.95:
+            out.append(
+                f"Over all times the normal quantiles of PD (no decorrelation) have SD "
+                f"{sd_pd:.2f}, but the NPDE {sd_npde:.2f}: the marginal spread is about right "
+                "overall, and what differs is the within-subject correlation the model's "
+                "etas imply (eta_KA, poorly determined, shrinkage "
+                f"{shr.get('eta_KA', float('nan')):.0f} %, shapes the early levels).")
+    return " ".join(out)
+
+
+def _normality_by_output(diag: Any) -> str:
+    """Shapiro-Wilk p-value of NPDE per output, and the largest NPDE of each."""
+    from scipy.stats import shapiro
+
+    parts = []
+    for out, g in diag.table.dropna(subset=["NPDE"]).groupby("OUTPUT"):
+        top = g.loc[g["NPDE"].abs().idxmax()]
+        side = "above" if top["NPDE"] > 0 else "below"
+        parts.append(f"{out} p = {float(shapiro(g['NPDE']).pvalue):.2g} (largest |NPDE|: "
+                     f"{top['NPDE']:+.2f}, ID {int(top['ID'])} at {top['TIME']:g} h, {side} "
+                     "the model)")
+    return "Normality of NPDE by output (Shapiro-Wilk): " + "; ".join(parts) + "."
 
 
 def _interpretation(report: Report, fits: dict[str, Any], comparisons: dict[str, pd.DataFrame],
@@ -763,9 +790,10 @@ def _interpretation(report: Report, fits: dict[str, Any], comparisons: dict[str,
     shr = diag_pd.shrinkage["sd"]
     lines.append(
         f"- Diagnostics. PK fit: {_npde_words(diag_pk)}; PK/PD fit: {_npde_words(diag_pd)}. "
-        f"In the VPCs {n_cp} outer percentiles of the concentrations lie inside the simulated "
-        f"spread (narrower than simulated) and {w_cp} outside it, {m_cp} medians outside; for "
-        f"PCA {n_pca}, {w_pca} and {m_pca}. " + _spread_words(diag_pk, n_cp, w_cp, shr) +
+        f"In the VPCs {m_cp} concentration median(s) and {m_pca} PCA median(s) lie outside "
+        f"their intervals, and {n_pca} PCA outer percentiles inside the simulated ones "
+        f"({w_pca} outside). " + _spread_words(diag_pd, n_cp, w_cp, shr) +
+        " " + _normality_by_output(diag_pd) +
         " Many PCA baselines are recorded as exactly 100 %, which no continuous error model "
         "reproduces. The turnover model follows the "
         "fall of PCA to about a fifth of baseline at 48-72 h and its recovery.")
