@@ -13,8 +13,14 @@ R scripts (base R and the recommended package nlme only; JSON by ``json.R``):
 ``nlme_infusion.R``
     The one-compartment infusion model of ``infusion_1cpt.csv`` fitted by ``nlme`` (ML) in
     closed form, with superposition and NONMEM's SS=1 steady state.
+``warfarin_nlme.R``
+    The warfarin PK model (one compartment, first-order absorption after a lag time) fitted by
+    ``nlme`` in closed form, the lag profiled over a grid.
+``warfarin_desolve.R``
+    The typical subject of the warfarin PK/PD turnover model solved by ``deSolve``.
 
-Published values: ``theophylline.toml`` and ``infusion.toml`` (:func:`published`).
+Published values: ``theophylline.toml``, ``infusion.toml`` and ``warfarin.toml``
+(:func:`published`).
 """
 
 from __future__ import annotations
