@@ -211,7 +211,8 @@ def nca(data: str | os.PathLike[str] | pd.DataFrame | NonmemData, *,
     Concentration at the dose time: after a subject's first extravascular dose or infusion
     without a sample at the dose time, C(0) = 0; after an IV bolus, the sample at the dose time
     if > 0 (first dose), else the log-linear back-extrapolation of the first two samples (when
-    they decline), else the first sample. See :mod:`pkpd.noncompartmental` for the BLQ and lambda_z rules.
+    they decline), else the first sample. See :mod:`pkpd.noncompartmental` for the BLQ and
+    lambda_z rules.
 
     Examples
     --------
