@@ -22,6 +22,7 @@ import numpy as np
 from .errors import DataError, ModelError, RegimenError, UnitError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._sampling import Streams
     from .codegen import CompiledModel
     from .events import EventTable
     from .model import Model
@@ -215,10 +216,12 @@ def with_timeseries(table: EventTable, plist: list[Any], model: Model) -> EventT
 
 
 def occasion_args(cm: CompiledModel, prep: Any, occasions: Any, q: np.ndarray,
-               rng: np.random.Generator | None, sources: tuple[str, ...], n_run: int,
-               time_unit: str) -> dict[str, Any]:
+                  streams: Streams | None, sources: tuple[str, ...], n_sub: int, n_smp: int,
+                  time_unit: str) -> dict[str, Any]:
     """Occasion of each prepared record and the between-occasion eta values per subject and
-    occasion (drawn when "bov" is sampled; else the values in q, 0 for the typical subject)."""
+    occasion (drawn when "bov" is sampled, occasion ``o`` of a subject from stream
+    ``(2, block, o)`` of :class:`pkpd._sampling.Streams`; else the values in q, 0 for the
+    typical subject)."""
     m = cm.model
     if not m.occasion_etas:
         if occasions is not None:
@@ -236,11 +239,15 @@ def occasion_args(cm: CompiledModel, prep: Any, occasions: Any, q: np.ndarray,
     n_occ = int(occ.max()) + 1
     slots = np.array([cm.layout.index(e) for e in m.occasion_etas], dtype=np.int64)
     values = np.repeat(q[:, slots], n_occ, axis=0)          # row s * n_occ + occasion
-    if rng is not None and "bov" in sources:
-        from .variability import sample_etas
+    if streams is not None and "bov" in sources:
+        from ._sampling import BOV, correlate
+        from .variability import omega_factor
 
         idx = [m.etas.index(e) for e in m.occasion_etas]
-        values = sample_etas(np.asarray(m.omega)[np.ix_(idx, idx)], n_run * n_occ, rng)
+        factor = omega_factor(np.asarray(m.omega)[np.ix_(idx, idx)])
+        draws = np.stack([correlate(streams.normals(BOV, n_sub, (n_smp, len(idx)), o), factor)
+                          for o in range(n_occ)], axis=2)   # (subject, sample, occasion, eta)
+        values = draws.reshape(n_sub * n_smp * n_occ, len(idx))
     return {"occasion": occ.astype(np.int64), "bov_slot": slots, "bov_values": values}
 
 
@@ -250,15 +257,16 @@ def columns_given(table: Any) -> set[str]:
     return set(table_columns(table, "table")[0])
 
 
-def sample_parameters(cm: CompiledModel, q: np.ndarray, n: int, rng: np.random.Generator,
-                       sources: tuple[str, ...], uncertainty: Any, fixed: set[str]
-                       ) -> np.ndarray:
+def sample_parameters(cm: CompiledModel, q: np.ndarray, n: int, streams: Streams,
+                      sources: tuple[str, ...], uncertainty: Any, fixed: set[str]) -> np.ndarray:
     """Repeat each subject's q ``n`` times (row s*n + k) and draw the sampled sources.
 
-    Draw order (for reproducibility): parameter uncertainty (n draws, sample k shared by all
-    subjects), then etas (one per subject and sample, subject-major).
+    Each source has its own streams (:mod:`pkpd._sampling`): parameter uncertainty ``n`` draws
+    from stream ``(0,)``, sample k shared by all subjects; the etas of subject ``i`` (``n`` of
+    them, one per sample) from the stream of its block of subjects, ``(1, i // BLOCK)``.
     """
-    from .variability import SOURCES, sample_etas, sample_thetas
+    from ._sampling import IIV, UNCERTAINTY, correlate
+    from .variability import SOURCES, omega_factor, sample_thetas
 
     unknown = [v for v in sources if v not in SOURCES]
     if unknown:
@@ -271,7 +279,7 @@ def sample_parameters(cm: CompiledModel, q: np.ndarray, n: int, rng: np.random.G
             raise DataError("variability 'uncertainty' needs `uncertainty=` (a covariance "
                             "matrix of the estimates or a table of bootstrap estimates)")
         thetas = sample_thetas(m.parameter_names, cm.q_template[cm.layout.theta_slice],
-                               uncertainty, n, rng)
+                               uncertainty, n, streams.generator(UNCERTAINTY))
         for name, values in thetas.items():
             if name not in fixed:
                 q[:, cm.layout.index(name)] = np.tile(values, n_sub)
@@ -280,7 +288,9 @@ def sample_parameters(cm: CompiledModel, q: np.ndarray, n: int, rng: np.random.G
     if "iiv" in sources and m.etas:
         if m.omega is None:
             raise ModelError(f"model '{m.name}' has etas but no omega: cannot sample them")
-        etas = sample_etas(m.omega, n_sub * n, rng)
+        factor = omega_factor(m.omega)
+        z = streams.normals(IIV, n_sub, (n, factor.shape[1]))
+        etas = correlate(z, factor).reshape(n_sub * n, factor.shape[0])
         for i, name in enumerate(m.etas):
             if name not in fixed:
                 q[:, cm.layout.index(name)] = etas[:, i]
@@ -355,12 +365,13 @@ class Plan:
     wanted: list[str]
     n_sub: int
     n_smp: int
-    rng: np.random.Generator | None
+    streams: Streams | None
 
 
 def plan(model: Model | CompiledModel | str, events: Any, patients: Any, *, params: Any,
          times: Any, outputs: Sequence[str] | None, n: int | None,
-         seed: int | np.random.Generator | None, variability: Sequence[str],
+         seed: int | np.random.SeedSequence | np.random.Generator | Streams | None,
+         variability: Sequence[str],
          uncertainty: Any, occasions: Any) -> Plan:
     """Check and lower the inputs of :func:`pkpd.simulate` (everything but the run): the
     prepared records, the per-subject parameter matrix ``q`` and the covariate slots. Callers
@@ -435,16 +446,18 @@ def plan(model: Model | CompiledModel | str, events: Any, patients: Any, *, para
     if out_times is None and not is_dataset:
         raise UnitError("times: give output times for a regimen, e.g. times='0..24 h by 0.5 h'")
     n_smp = 1
-    rng = None
+    streams = None
     if n is not None:
         if out_times is None:
             raise UnitError("times: sampling (n=...) needs output times")
         n_smp = int(n)
         if n_smp < 1 or n_smp != n:
             raise DataError(f"n = {n!r}: the number of samples must be a positive integer")
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        from ._sampling import Streams
+
+        streams = Streams.of(seed)
         fixed = columns_given(params) | columns_given(patients)
-        q = sample_parameters(cm, q, n_smp, rng, tuple(variability), uncertainty, fixed)
+        q = sample_parameters(cm, q, n_smp, streams, tuple(variability), uncertainty, fixed)
         ids_run = np.repeat(ids, n_smp)
     else:
         ids_run = ids
@@ -458,7 +471,8 @@ def plan(model: Model | CompiledModel | str, events: Any, patients: Any, *, para
                        subj_hi=np.repeat(prep.subj_hi, n_smp),
                        row_base=(np.arange(n_run) - s_of) * n_t, n_rows=n_run * n_t)
 
-    occ_args = occasion_args(cm, prep, occasions, q, rng, tuple(variability), n_run, m.time_unit)
+    occ_args = occasion_args(cm, prep, occasions, q, streams, tuple(variability), n_sub, n_smp,
+                             m.time_unit)
 
     wanted = list(outputs) if outputs is not None else list(cm.output_names)
     unknown = [o for o in wanted if o not in cm.output_names]
@@ -467,5 +481,5 @@ def plan(model: Model | CompiledModel | str, events: Any, patients: Any, *, para
                          f"{', '.join(cm.output_names)}")
 
     return Plan(cm, table, prep, q, cov_slot, cov_nocb, ids, ids_run, occ_args, out_times,
-                 wanted, n_sub, n_smp, rng)
+                 wanted, n_sub, n_smp, streams)
 

@@ -11,6 +11,14 @@ compiled model pickles as its model and a worker loads the kernels from the disk
   chunk's slice of the tables, never the results.
 * :func:`simulate_to_zarr` writes the result into a zarr store one chunk at a time, marking each
   finished chunk in the store, so that an interrupted run resumes where it stopped.
+
+Sampled cohorts (``n=``, ``seed=``) chunk the same way: every draw (etas, occasion etas,
+residual errors) comes from a random stream keyed by the seed, the source and the block of
+1024 subjects the subject is in (:mod:`pkpd._sampling`), never from one sequential generator.
+The seed is fixed once for the whole run, and each chunk gets the streams positioned at its
+first subject (:meth:`pkpd._sampling.Streams.at`), so a subject draws the same numbers in any
+chunk, whatever the chunk size (a multiple of the block or not), the order the chunks run in or
+the number of threads: chunked equals unchunked bit for bit here too.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import numpy as np
 
 from . import __version__
 from ._plan import as_compiled, parse_times, table_columns
+from ._sampling import Streams
 from .errors import DataError, PkpdError
 from .simulation import simulate
 
@@ -42,7 +51,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["simulate_chunked", "simulate_to_zarr"]
 
 #: keyword arguments passed through to :func:`pkpd.simulate`
-_OPTIONS = ("outputs", "states", "solver", "rtol", "atol", "max_steps", "auc")
+_OPTIONS = ("outputs", "states", "solver", "rtol", "atol", "max_steps", "auc", "n", "seed",
+            "variability", "uncertainty", "occasions")
 #: store attribute holding the fingerprint of the run that wrote it
 _FINGERPRINT = "pkpd_run"
 #: store variable marking each finished chunk (1 once the chunk's data is written)
@@ -112,6 +122,13 @@ class _ChunkPlan:
         events = _slice_events(self.events, a, b) if self.dataset else self.events
         return events, _slice_table(self.patients, a, b), _slice_table(self.params, a, b)
 
+    def chunk_options(self, a: int) -> dict[str, Any]:
+        """The options of the chunk starting at subject ``a``: when sampling, the random
+        streams positioned at its first subject (:meth:`pkpd._sampling.Streams.at`)."""
+        if self.options.get("n") is None:
+            return self.options
+        return self.options | {"seed": self.options["seed"].at(a)}
+
     def where(self, k: int) -> str:
         a, b = self.bounds[k]
         return (f"subjects {a + 1}..{b} of {self.n} (chunk {k + 1} of {len(self.bounds)}; "
@@ -154,9 +171,6 @@ def _chunk_plan(model: Any, events: Any, patients: Any, params: Any, times: Any,
     from .events import EventTable
     from .io.nonmem import NonmemData
 
-    if "n" in options:
-        raise DataError("chunks: sampling (n=...) is not supported chunk by chunk yet; "
-                        "draw the etas into `params` (pkpd.variability.sample_etas) instead")
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
         raise TypeError(f"unexpected keyword argument(s) {', '.join(unknown)}; the simulation "
@@ -187,9 +201,13 @@ def _chunk_plan(model: Any, events: Any, patients: Any, params: Any, times: Any,
     if n == 0:
         raise DataError("params/patients: no subjects (the tables have no rows)")
     ids = np.arange(1, n + 1) if ids is None else np.asarray(ids)
+    options = dict(options)
+    if options.get("n") is not None:
+        # one root for all chunks, fixed now (a Generator or None is drawn from once)
+        options["seed"] = Streams.of(options.get("seed"))
     return _ChunkPlan(compiled=cm, events=events, dataset=dataset, patients=patients,
                       params=params, n=n, ids=ids, times=parse_times(times, cm.model.time_unit),
-                      chunks=int(chunks), options=dict(options))
+                      chunks=int(chunks), options=options)
 
 
 def _template(plan: _ChunkPlan) -> xr.Dataset:
@@ -197,7 +215,7 @@ def _template(plan: _ChunkPlan) -> xr.Dataset:
     gives the variables, their attributes and dtypes."""
     events, patients, params = plan.args(0, 1)
     ds = simulate(plan.compiled, events, patients, params=params, times=plan.times,
-                  **plan.options)
+                  **plan.chunk_options(0))
     # a property of all subjects that is not known before they run
     ds.attrs.pop("steady_state_max_residual", None)
     return ds
@@ -221,20 +239,21 @@ def _lazy(plan: _ChunkPlan, template: xr.Dataset, token: str) -> xr.Dataset:
     import xarray as xr
 
     names = list(template.data_vars)
-    nt = len(plan.times)
     parts: dict[str, list[Any]] = {v: [] for v in names}
     for k, (a, b) in enumerate(plan.bounds):
         task = dask.delayed(_run_chunk, pure=True, nout=len(names))(
-            plan.compiled, *plan.args(a, b), plan.times, plan.options, names, plan.where(k),
-            dask_key_name=f"pkpd-simulate-{token}-{k}")
+            plan.compiled, *plan.args(a, b), plan.times, plan.chunk_options(a), names,
+            plan.where(k), dask_key_name=f"pkpd-simulate-{token}-{k}")
         for j, v in enumerate(names):
-            dtype = template[v].dtype
-            parts[v].append(da.from_delayed(task[j], shape=(b - a, nt), dtype=dtype,
-                                            meta=np.empty((0, 0), dtype)))
-    data_vars = {v: (("id", "time"), da.concatenate(parts[v], axis=0), template[v].attrs)
+            var = template[v]
+            parts[v].append(da.from_delayed(task[j], shape=(b - a, *var.shape[1:]),
+                                            dtype=var.dtype, meta=np.empty((0,) * var.ndim,
+                                                                           var.dtype)))
+    data_vars = {v: (template[v].dims, da.concatenate(parts[v], axis=0), template[v].attrs)
                  for v in names}
-    coords = {"id": ("id", plan.ids, template["id"].attrs),
-              "time": ("time", plan.times, template["time"].attrs)}
+    # "id" for all subjects; "time" (and "sample" when sampling) as in the template
+    coords: dict[str, Any] = {c: template[c] for c in template.coords if c != "id"}
+    coords["id"] = ("id", plan.ids, template["id"].attrs)
     return xr.Dataset(data_vars, coords=coords, attrs=dict(template.attrs))
 
 
@@ -258,8 +277,13 @@ def simulate_chunked(
         Subjects per chunk. Each chunk is one task calling :func:`pkpd.simulate` on its
         subjects; all times of a subject are in one chunk.
     **kwargs
-        ``outputs``, ``states``, ``solver``, ``rtol``, ``atol``, ``max_steps`` and ``auc`` of
-        :func:`pkpd.simulate`.
+        ``outputs``, ``states``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``auc``,
+        ``occasions`` and the sampling options ``n``, ``seed``, ``variability`` and
+        ``uncertainty`` of :func:`pkpd.simulate`. With ``n`` the variables have dims ``(id,
+        sample, time)``, chunked over ``id`` only, and each subject's draws depend only on the
+        seed and its index in the cohort (see :func:`pkpd.simulate`): the same seed gives the
+        same cohort for any ``chunks``. A Generator (or None) as ``seed`` is drawn from once,
+        at call time, for all chunks.
 
     Returns
     -------
@@ -284,6 +308,12 @@ def simulate_chunked(
     >>> ds = simulate_chunked("two_cmt_oral", "500 mg PO q12h x 14", params=eta,
     ...                       times="0..168 h by 1 h", chunks=2_000)  # doctest: +SKIP
     >>> ds["CP"].mean("id").compute()                                  # doctest: +SKIP
+
+    A virtual cohort with IIV and residual error drawn chunk by chunk:
+
+    >>> adults = pkpd.Population.virtual("adult").sample(100_000, seed=1)  # doctest: +SKIP
+    >>> ds = simulate_chunked("two_cmt_oral", "500 mg PO q12h x 14", adults, n=1, seed=1,
+    ...                       times="0..168 h by 1 h", chunks=20_000)  # doctest: +SKIP
     """
     plan = _chunk_plan(model, events, patients, params, times, chunks, kwargs)
     template = _template(plan)
@@ -313,12 +343,12 @@ def _stored_fingerprint(path: Path) -> dict[str, Any] | None:
 
 def _write_chunk(path: str, k: int, a: int, b: int, compiled: CompiledModel, events: Any,
                  patients: Any, params: Any, times: np.ndarray, options: dict[str, Any],
-                 names: list[str], where: str) -> int:
+                 names: list[str], dims: list[tuple[str, ...]], where: str) -> int:
     """Simulate chunk ``k`` (subjects ``a:b``), write it into its region, then mark it done."""
     import xarray as xr
 
     arrays = _run_chunk(compiled, events, patients, params, times, options, names, where)
-    data = xr.Dataset({v: (("id", "time"), x) for v, x in zip(names, arrays, strict=True)})
+    data = xr.Dataset({v: (d, x) for v, d, x in zip(names, dims, arrays, strict=True)})
     data.to_zarr(path, mode="r+", region={"id": slice(a, b)}, consolidated=False)
     done = xr.Dataset({_DONE: ((_CHUNK,), np.ones(1, np.int8))})
     done.to_zarr(path, mode="r+", region={_CHUNK: slice(k, k + 1)}, consolidated=False)
@@ -367,7 +397,10 @@ def simulate_to_zarr(
         If the store exists, compute only its missing chunks, after checking that it belongs
         to the same run: the fingerprint stored in its attribute ``pkpd_run`` (model and its
         hash, package version, number of subjects and their ids, chunk size, a hash of the
-        times, of the events and of each subject table, and the options) must match.
+        times, of the events and of each subject table, and the options, the seed's root
+        entropy included) must match. To resume a sampled run give the same ``seed``: an int,
+        a SeedSequence or a Generator in the same state (``seed=None`` draws fresh entropy, so
+        such a run cannot be resumed).
     overwrite : bool
         Replace an existing store of this function (takes precedence over ``resume``).
 
@@ -411,13 +444,14 @@ def simulate_to_zarr(
 
     store = _open(path)
     names = [v for v in store.data_vars if v != _DONE]
+    dims = [store[v].dims for v in names]
     todo = np.flatnonzero(store[_DONE].values == 0).tolist()
     slots = _parallel_slots()
     token = _digest(fingerprint)
     for i in range(0, len(todo), slots or 1):
         tasks = [dask.delayed(_write_chunk, pure=False)(
             str(path), k, *plan.bounds[k], plan.compiled, *plan.args(*plan.bounds[k]),
-            plan.times, plan.options, names, plan.where(k),
+            plan.times, plan.chunk_options(plan.bounds[k][0]), names, dims, plan.where(k),
             dask_key_name=f"pkpd-zarr-{token}-{k}") for k in todo[i:i + (slots or 1)]]
         dask.compute(*tasks, scheduler=None if slots else "synchronous")
 

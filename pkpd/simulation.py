@@ -39,7 +39,7 @@ def simulate(
     atol: float | None = None,
     max_steps: int | None = None,
     n: int | None = None,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.SeedSequence | np.random.Generator | None = None,
     variability: Sequence[str] = ("iiv", "bov", "ruv"),
     uncertainty: Any = None,
     auc: bool | Sequence[str] = False,
@@ -82,8 +82,18 @@ def simulate(
         Samples per subject: draw the sources of ``variability`` ``n`` times and add a
         ``sample`` dimension (dims ``(id, sample, time)``; needs ``times``). Without ``n``
         nothing is sampled (typical values, or the etas given in ``params``).
-    seed : int or numpy.random.Generator, optional
-        Source of randomness for the samples (the same seed gives the same draws everywhere).
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Source of randomness for the samples. Every draw comes from a stream of its own,
+        keyed by the seed, the source (uncertainty, etas, occasion etas, residual error) and
+        the block of 1024 subjects the subject is in (see :mod:`pkpd._sampling`): a subject's
+        draws depend only on the seed and its index in the cohort, so the same seed gives the
+        same cohort on every machine, with any number of threads and chunked in any way
+        (:func:`pkpd.simulate_chunked`, :func:`pkpd.simulate_to_zarr`), bit for bit. An int
+        or a SeedSequence is the root of the streams; a Generator gives one integer drawn
+        from it (so it moves on, and two calls with it draw two cohorts); None draws fresh
+        entropy. The attribute ``seed`` of the result records the root. (Since this scheme
+        was introduced a seed gives other numbers than with the earlier single sequential
+        generator.)
     variability : sequence of {"iiv", "bov", "ruv", "uncertainty"}
         What is sampled (see :mod:`pkpd.variability`): between-subject variability (etas from
         the model's omega; etas given in ``params`` stay fixed), between-occasion variability
@@ -142,7 +152,7 @@ def simulate(
     p = plan(model, events, patients, params=params, times=times, outputs=outputs, n=n,
              seed=seed, variability=variability, uncertainty=uncertainty, occasions=occasions)
     cm, m, prep, table, out_times = p.cm, p.cm.model, p.prep, p.table, p.out_times
-    ids, n_sub, n_smp, rng, wanted = p.ids, p.n_sub, p.n_smp, p.rng, p.wanted
+    ids, n_sub, n_smp, streams, wanted = p.ids, p.n_sub, p.n_smp, p.streams, p.wanted
     out, st, status = engine.run(
         cm, prep, p.q, p.cov_slot, p.cov_nocb, ids=p.ids_run,
         rtol=engine.DEFAULT_RTOL if rtol is None else rtol,
@@ -163,7 +173,7 @@ def simulate(
         coords: dict[str, Any] = {"id": ids, "sample": np.arange(n_smp),
                                   "time": ("time", out_times, time_attrs)}
         attrs["variability"] = ",".join(variability)
-        attrs["seed"] = str(seed) if not isinstance(seed, np.random.Generator) else "generator"
+        attrs["seed"] = streams.describe() if streams is not None else ""
     elif out_times is not None:
         shape = (n_sub, len(out_times))
         dims = ("id", "time")
@@ -181,12 +191,14 @@ def simulate(
         k = cm.output_names.index(o)
         unit = m.outputs[k].unit
         data_vars[o] = (dims, out[:, k].reshape(shape), {"units": unit, "long_name": o})
-        if rng is not None and "ruv" in variability and o in m.error:
-            from .variability import add_residual
+        if streams is not None and "ruv" in variability and o in m.error:
+            from ._sampling import RUV
+            from .variability import residual_with
 
-            data_vars[f"{o}_obs"] = (dims, add_residual(out[:, k], m.error[o], rng).reshape(shape),
-                                     {"units": unit, "long_name": f"{o} observed (with residual "
-                                      "error)"})
+            eps = streams.normals(RUV, n_sub, (n_smp, len(out_times)), k)
+            obs = residual_with(out[:, k].reshape(shape), m.error[o], eps)
+            data_vars[f"{o}_obs"] = (dims, obs, {"units": unit, "long_name": f"{o} observed "
+                                                 "(with residual error)"})
     if st is not None:
         for k, s in enumerate(m.states):
             if s.name in cm.output_names:

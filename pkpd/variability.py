@@ -1,8 +1,10 @@
 """Sampling of variability: random effects, residual errors and parameter uncertainty.
 
-Every function takes an explicit :class:`numpy.random.Generator`; the same seed gives the same
-draws on every machine and with any number of threads (all draws happen here, in numpy, before
-the compiled engine runs).
+Every function takes an explicit :class:`numpy.random.Generator` (or, for
+:func:`residual_with`, the standard normals themselves); all draws happen in numpy, never in the
+compiled engine, so the same seed gives the same draws on every machine and with any number of
+threads. :func:`pkpd.simulate` draws each source from streams of its own per block of subjects
+(:mod:`pkpd._sampling`), so that a subject's draws depend only on the seed and its index.
 
 Three sources, separately switchable in :func:`pkpd.simulate` (``variability=``):
 
@@ -33,7 +35,8 @@ from .errors import DataError, ModelError
 if TYPE_CHECKING:  # pragma: no cover
     from .model import ErrorModel
 
-__all__ = ["SOURCES", "add_residual", "omega_factor", "sample_etas", "sample_thetas"]
+__all__ = ["SOURCES", "add_residual", "omega_factor", "residual_with", "sample_etas",
+           "sample_thetas"]
 
 SOURCES = ("iiv", "bov", "ruv", "uncertainty")
 
@@ -106,3 +109,13 @@ def add_residual(f: np.ndarray, error: ErrorModel, rng: np.random.Generator) -> 
     """Observations ``y`` drawn around predictions ``f`` with the output's error model
     (:meth:`pkpd.model.ErrorModel.sample`)."""
     return error.sample(f, rng)
+
+
+def residual_with(f: np.ndarray, error: ErrorModel, eps: np.ndarray) -> np.ndarray:
+    """Observations around predictions ``f`` for given standard normals ``eps`` (same shape):
+    ``f * exp(sigma * eps)`` for an exponential error, else ``f + sd(f) * eps`` -- what
+    :meth:`pkpd.model.ErrorModel.sample` does with the normals it draws."""
+    f = np.asarray(f, dtype=float)
+    if error.exponential is not None:
+        return f * np.exp(error.exponential * eps)
+    return f + error.sd(f) * eps

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import pkpd
+from pkpd._sampling import BOV, IIV, Streams, correlate
 
 
 def _model(occasion_eta: bool):
@@ -40,10 +41,14 @@ def test_occasion_etas_match_a_covariate_formulation(bov):
     regimen = "100 mg IV q12h x 6"
     ds = pkpd.simulate(bov, regimen, times=times, n=3, seed=11, occasions=starts,
                        variability=("iiv", "bov"))
-    # redraw the same numbers: etas (subject-major), then the occasion etas
-    rng = np.random.default_rng(11)
-    etas = pkpd.variability.sample_etas(bov.model.omega, 3, rng)
-    occ = pkpd.variability.sample_etas(np.array([[0.04]]), 3 * 3, rng)[:, 0].reshape(3, 3)
+    # redraw the same numbers from their streams (pkpd._sampling; seeded draws come from one
+    # stream per source and block of subjects, not from one sequential generator): the etas
+    # of subject 0's block, and its occasion etas, occasion by occasion
+    streams = Streams.of(11)
+    z = streams.normals(IIV, 1, (3, 2))[0]
+    etas = correlate(z, pkpd.variability.omega_factor(bov.model.omega))
+    occ = np.stack([0.2 * streams.normals(BOV, 1, (3, 1), j)[0, :, 0] for j in range(3)],
+                   axis=1)                                  # (sample, occasion)
     for k in range(3):
         rows = [{"ID": 1, "TIME": t0, "EVID": 2, "AMT": 0.0, "CMT": 1,
                  "FOCC": float(np.exp(occ[k, j]))} for j, t0 in enumerate(starts)]

@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("engine",),                    # the numeric core
     # inputs, each lowered to arrays on its own: regimens and datasets, subjects, variability
     ("events", "io", "covariates", "patient", "population", "variability", "library"),
-    ("_plan",),                     # events + params + times -> the engine's arrays
+    ("_plan", "_sampling"),         # events + params + times -> the engine's arrays; streams
     ("simulation",),                # one in-process run -> xarray.Dataset
     ("scale",),                     # the same chunked over subjects (dask, zarr)
     ("results",),                   # summaries of simulated Datasets

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy import stats
 
 import pkpd
@@ -43,8 +44,13 @@ def test_simulated_clearances_follow_the_model_omega(two_cmt):
     assert ds["CP"].dims == ("id", "sample", "time")
     # with eta_CL ~ N(0, 0.09) the late concentrations spread; compare to the same draws
     # pushed through the closed form
-    rng = np.random.default_rng(3)
-    etas = variability.sample_etas(two_cmt.model.omega, 4000, rng)
+    # (seeded etas come from one stream per block of subjects, pkpd._sampling: subject 0's
+    # 4000 samples are the first row of its block's IIV stream)
+    from pkpd._sampling import IIV, Streams, correlate
+
+    n_eta = len(two_cmt.model.etas)
+    etas = correlate(Streams.of(3).normals(IIV, 1, (4000, n_eta))[0],
+                     variability.omega_factor(two_cmt.model.omega))
     from pkpd.testing import analytic
 
     e = dict(zip(two_cmt.model.etas, etas.T, strict=True))
@@ -143,6 +149,10 @@ def test_bands_have_nominal_coverage(two_cmt):
     assert np.all(np.abs(inside.values[:, 1:] - 0.9) < 0.01)
 
 
-def test_sampling_with_chunks_is_refused(two_cmt):
-    with pytest.raises(pkpd.DataError, match="chunk"):
-        pkpd.simulate_chunked(two_cmt, "500 mg PO", times=[1.0], n=10, chunks=5)
+def test_sampling_chunk_by_chunk_equals_in_process(two_cmt):
+    # (chunked sampling was refused before the draws were keyed by subject; see
+    # tests/test_scale_sampling.py for the full checks)
+    ref = pkpd.simulate(two_cmt, "500 mg PO", {"ID": np.arange(12)}, times=[1.0], n=10, seed=4)
+    ds = pkpd.simulate_chunked(two_cmt, "500 mg PO", {"ID": np.arange(12)}, times=[1.0], n=10,
+                               seed=4, chunks=5).compute()
+    xr.testing.assert_identical(ds, ref)
