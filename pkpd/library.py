@@ -75,7 +75,7 @@ def load_model(name_or_path: str | Path) -> Any:
         model file.
     """
     from .model import load_model_file
-    from .model._toml import model_from_toml
+    from .model._toml import load_model_text
 
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text:
@@ -86,10 +86,4 @@ def load_model(name_or_path: str | Path) -> Any:
     entry = model_path(text)
     if isinstance(entry, Path):
         return load_model_file(entry)
-    import tomllib
-
-    try:
-        data = tomllib.loads(entry.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{entry.name}: TOML syntax error: {exc}") from None
-    return model_from_toml(data, source=entry.name)
+    return load_model_text(entry.read_text(encoding="utf-8"), entry.name)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UnitError
@@ -26,7 +28,7 @@ def registry() -> pint.UnitRegistry:
     """Return the application-wide pint registry (created once, on first use)."""
     import pint
 
-    ureg = pint.get_application_registry()
+    ureg = _cached_application_registry(pint) or pint.get_application_registry()
     # Clinical spellings that pint does not know by default.
     for definition in (
         "international_unit = [iu] = IU",
@@ -37,6 +39,31 @@ def registry() -> pint.UnitRegistry:
         except Exception:  # already defined in this registry
             pass
     return ureg
+
+
+def _cached_application_registry(pint: Any) -> Any:
+    """pint's application registry, built with its definitions cached on disk.
+
+    pint parses its definition files each time a registry is built; with a ``cache_folder``
+    (``$PKPD_CACHE_DIR/pint``, default ``~/.cache/pkpd/pint``) a later process reads the parsed
+    result instead. Only done while the application registry is pint's untouched default (not
+    yet built, not replaced by the user); returns None otherwise, or when the folder cannot be
+    used.
+    """
+    try:
+        current = pint.application_registry.get()
+        if type(current) is not pint.registry.LazyRegistry:
+            return None
+        root = os.environ.get("PKPD_CACHE_DIR") or Path.home() / ".cache" / "pkpd"
+        folder = Path(root) / "pint"
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            return None
+        ureg = pint.UnitRegistry(cache_folder=folder)
+    except Exception:  # an unusable cache folder or another pint: the default registry
+        return None
+    pint.set_application_registry(ureg)
+    return pint.get_application_registry()
 
 
 def parse_unit(text: str, *, what: str = "unit") -> pint.Unit:

@@ -31,7 +31,7 @@ import numpy as np
 
 from .._abi import KERNEL_SIG, call_kernel
 from ..model import Model
-from ._cache import cache_dir, disk_key, import_source, write_source
+from ._cache import cache_dir, disk_key, import_source, read_lowered, write_lowered, write_source
 from ._emit import emit
 from ._lower import KERNELS, ParameterLayout, lower
 
@@ -155,14 +155,18 @@ def compile_model(model: Model) -> CompiledModel:
         cached = _MEMORY.get(key)
         if cached is not None:
             return cached
-        ir = lower(model)
-        source = emit(ir, name=model.name, model_hash=model.hash)
+        lowered = read_lowered(key)
+        if lowered is None:
+            ir = lower(model)
+            lowered = (emit(ir, name=model.name, model_hash=model.hash), ir.layout,
+                       ir.is_linear)
+            write_lowered(key, *lowered)
+        source, layout, is_linear = lowered
         cache_dir()
         path = write_source(source, key)
         module = import_source(path, key)
         kernels = {k: _Kernel(numba.njit(KERNEL_SIG, cache=True, error_model="numpy")(
             getattr(module, k))) for k in KERNELS}
-        layout = ir.layout
         q = np.zeros(layout.n_q)
         q[layout.theta_slice] = [p.value for p in model.parameters]
         q[layout.cov_slice] = [np.nan if c.default is None else c.default
@@ -171,6 +175,6 @@ def compile_model(model: Model) -> CompiledModel:
         compiled = CompiledModel(
             model=model, layout=layout, state_names=model.state_names,
             output_names=model.output_names, n_state=model.n_state, n_out=len(model.outputs),
-            q_template=q, is_linear=ir.is_linear, source=source, path=str(path), **kernels)
+            q_template=q, is_linear=is_linear, source=source, path=str(path), **kernels)
         _MEMORY[key] = compiled
         return compiled

@@ -11,14 +11,17 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import pickle
 import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from ..errors import PkpdError
 
-__all__ = ["GENERATOR_VERSION", "cache_dir", "disk_key", "import_source", "write_source"]
+__all__ = ["GENERATOR_VERSION", "cache_dir", "disk_key", "import_source", "read_lowered",
+           "write_lowered", "write_source"]
 
 GENERATOR_VERSION = "1"
 
@@ -79,3 +82,52 @@ def import_source(path: Path, key: str) -> ModuleType:
         del sys.modules[name]
         raise
     return module
+
+
+_LOWERED_MAGIC = b"pkpd-lowered\n"
+
+
+def _lowered_path(key: str) -> Path:
+    root = os.environ.get("PKPD_CACHE_DIR") or Path.home() / ".cache" / "pkpd"
+    return Path(root) / f"m_{key[:20]}.lowered.pkl"
+
+
+def read_lowered(key: str) -> tuple[str, Any, bool] | None:
+    """The cached result of lowering and emission for ``key``: ``(source, layout, is_linear)``.
+
+    None when absent, unreadable, corrupted or written for another key (then the caller
+    lowers the model again).
+    """
+    try:
+        data = _lowered_path(key).read_bytes()
+    except OSError:
+        return None
+    head = _LOWERED_MAGIC + key.encode() + b"\n"
+    if not data.startswith(head):
+        return None
+    try:
+        source, layout, is_linear = pickle.loads(data[len(head):])
+    except Exception:  # a corrupted or half-written entry
+        return None
+    if not isinstance(source, str) or not isinstance(is_linear, bool):
+        return None
+    return source, layout, is_linear
+
+
+def write_lowered(key: str, source: str, layout: Any, is_linear: bool) -> None:
+    """Store ``(source, layout, is_linear)`` for ``key`` atomically; silently skipped when the
+    cache folder cannot be written."""
+    path = _lowered_path(key)
+    payload = _LOWERED_MAGIC + key.encode() + b"\n" + pickle.dumps(
+        (source, layout, is_linear), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".l_", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)

@@ -57,8 +57,9 @@ from typing import Any
 from ..errors import ModelError
 from ._builder import ModelBuilder
 from ._model import Model
+from ._store import cached_model
 
-__all__ = ["SECTIONS", "load_model_file", "model_from_toml"]
+__all__ = ["SECTIONS", "load_model_file", "load_model_text", "model_from_toml"]
 
 SECTIONS = ("model", "parameters", "covariates", "variability", "individual", "states", "odes",
             "outputs", "dosing", "routes", "error")
@@ -169,6 +170,10 @@ def load_model_file(path: str | Path) -> Model:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ModelError(f"cannot read model file {path}: {exc.strerror}") from None
+    return cached_model(text, str(path), lambda: _build_file(text, path))
+
+
+def _build_file(text: str, path: Path) -> Model:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -180,3 +185,21 @@ def load_model_file(path: str | Path) -> Model:
         if str(path) in msg:
             raise
         raise ModelError(f"{path.name}: {msg}") from None
+
+
+def load_model_text(text: str, source: str) -> Model:
+    """Build a model from the text of a model file (cached on disk, see :mod:`._store`).
+
+    Raises
+    ------
+    ModelError
+        On a TOML syntax error or any problem found by the model checks.
+    """
+    def build() -> Model:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ModelError(f"{source}: TOML syntax error: {exc}") from None
+        return model_from_toml(data, source=source)
+
+    return cached_model(text, source, build)

@@ -1,0 +1,120 @@
+"""A disk cache of built models, keyed by the model file's text and the package version.
+
+Building a model from its file (parsing the equations, checking them, dimensional analysis of
+the units) costs far more than reading the built result back. :func:`cached_model` pickles the
+built :class:`~pkpd.model.Model` (with its content hash already computed) to
+``<cache>/models/<key>.pkl``, where ``<cache>`` is ``$PKPD_CACHE_DIR`` (default
+``~/.cache/pkpd``) and ``<key>`` hashes the file's text, its source name, the pkpd and Python
+versions and :data:`STORE_VERSION`. Any change of the file or of the package gives a new key.
+
+Entries are written atomically (temporary file + ``os.replace``); an unreadable, corrupted or
+foreign entry is ignored and rebuilt; a read-only or missing cache folder only means the model
+is rebuilt each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from ._model import Model
+
+__all__ = ["STORE_VERSION", "cached_model", "model_key"]
+
+#: Bump when the pickled form of a Model changes meaning.
+STORE_VERSION = "1"
+
+_MAGIC = b"pkpd-model-store\n"
+
+
+def _folder() -> Path:
+    root = os.environ.get("PKPD_CACHE_DIR") or Path.home() / ".cache" / "pkpd"
+    return Path(root) / "models"
+
+
+def model_key(text: str, source: str) -> str:
+    """sha256 of a model file's text, its source name and the versions it was built with.
+
+    Parameters
+    ----------
+    text : str
+        The content of the model file.
+    source : str
+        Where it came from (a path or a bundled file's name), as shown in error messages.
+
+    Returns
+    -------
+    str
+        A hexadecimal digest.
+    """
+    from .. import __version__
+
+    head = (f"store {STORE_VERSION}|pkpd {__version__}|python {sys.version_info[:2]}|"
+            f"source {source}|")
+    return hashlib.sha256(head.encode() + text.encode("utf-8")).hexdigest()
+
+
+def _read(path: Path, key: str) -> Model | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = _MAGIC + key.encode() + b"\n"
+    if not data.startswith(head):
+        return None
+    try:
+        model = pickle.loads(data[len(head):])
+    except Exception:  # a corrupted or half-written entry: rebuild it
+        return None
+    return model if isinstance(model, Model) else None
+
+
+def _write(path: Path, key: str, model: Model) -> None:
+    try:
+        payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an unpicklable model (never for one built from a file) is not cached
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".model_", suffix=".tmp")
+    except OSError:   # a read-only cache: nothing stored
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(_MAGIC + key.encode() + b"\n" + payload)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def cached_model(text: str, source: str, build: Callable[[], Model]) -> Model:
+    """The model built from ``text``, from the disk cache when present.
+
+    Parameters
+    ----------
+    text : str
+        The content of the model file (the cache key, with ``source`` and the versions).
+    source : str
+        The file's path or bundled name.
+    build : callable
+        Builds the model when it is not cached (raising ``ModelError`` for an invalid file,
+        which is then never cached).
+
+    Returns
+    -------
+    Model
+    """
+    key = model_key(text, source)
+    path = _folder() / f"{key[:40]}.pkl"
+    model = _read(path, key)
+    if model is not None:
+        return model
+    model = build()
+    _ = model.hash   # stored with the model, so a cached model does not recompute it
+    _write(path, key, model)
+    return model
