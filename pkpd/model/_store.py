@@ -4,8 +4,9 @@ Building a model from its file (parsing the equations, checking them, dimensiona
 the units) costs far more than reading the built result back. :func:`cached_model` pickles the
 built :class:`~pkpd.model.Model` (with its content hash already computed) to
 ``<cache>/models/<key>.pkl``, where ``<cache>`` is ``$PKPD_CACHE_DIR`` (default
-``~/.cache/pkpd``) and ``<key>`` hashes the file's text, its source name, the pkpd and Python
-versions and :data:`STORE_VERSION`. Any change of the file or of the package gives a new key.
+``~/.cache/pkpd``) and ``<key>`` hashes the file's text, its source name, the versions of
+pkpd, Python, sympy and pint, and :data:`STORE_VERSION`. Any change of the file or of the
+package gives a new key.
 
 Entries are written atomically (temporary file + ``os.replace``); an unreadable, corrupted or
 foreign entry is ignored and rebuilt; a read-only or missing cache folder only means the model
@@ -14,7 +15,9 @@ is rebuilt each time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import os
 import pickle
 import sys
@@ -37,8 +40,21 @@ def _folder() -> Path:
     return Path(root) / "models"
 
 
+@functools.cache
+def _versions() -> str:
+    """The versions of the libraries a built model depends on (sympy objects, pint units)."""
+    found = []
+    for dist in ("sympy", "pint"):
+        try:
+            found.append(f"{dist} {importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{dist} ?")
+    return "|".join(found)
+
+
 def model_key(text: str, source: str) -> str:
-    """sha256 of a model file's text, its source name and the versions it was built with.
+    """sha256 of a model file's text, its source name and the versions it was built with
+    (pkpd, Python, sympy, pint and :data:`STORE_VERSION`).
 
     Parameters
     ----------
@@ -55,7 +71,7 @@ def model_key(text: str, source: str) -> str:
     from .. import __version__
 
     head = (f"store {STORE_VERSION}|pkpd {__version__}|python {sys.version_info[:2]}|"
-            f"source {source}|")
+            f"{_versions()}|source {source}|")
     return hashlib.sha256(head.encode() + text.encode("utf-8")).hexdigest()
 
 
