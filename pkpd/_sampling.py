@@ -32,6 +32,7 @@ choosing other ``outputs``, leaves the draws of the other sources unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -70,17 +71,20 @@ class Streams:
     first: int = 0
 
     @classmethod
-    def of(cls, seed: int | np.random.SeedSequence | np.random.Generator | Streams | None
-           ) -> Streams:
-        """The streams of a ``seed``: an int or a SeedSequence is the root itself; a Generator
-        gives one integer drawn from it (``integers(2**63)``), so that the same generator state
-        gives the same cohort and the generator moves on; None draws fresh OS entropy."""
+    def of(cls, seed: int | Sequence[int] | np.random.SeedSequence | np.random.Generator
+           | Streams | None) -> Streams:
+        """The streams of a ``seed``: an int (or a sequence of ints) or a SeedSequence is the
+        root itself; a Generator gives one integer drawn from it (``integers(2**63)``), so
+        that the same generator state gives the same cohort and the generator moves on; None
+        draws fresh OS entropy."""
         if isinstance(seed, Streams):
             return seed
         if isinstance(seed, np.random.Generator):
             return cls(int(seed.integers(2**63)))
         if seed is None:
             seed = np.random.SeedSequence()
+        elif isinstance(seed, list | tuple):   # a sequence of ints, as numpy takes it
+            seed = np.random.SeedSequence(seed)
         if isinstance(seed, np.random.SeedSequence):
             entropy = seed.entropy
             return cls(entropy if isinstance(entropy, int) else tuple(map(int, entropy)),
@@ -110,10 +114,17 @@ class Streams:
         """Standard normals of shape ``(n_sub, *shape)`` for the subjects of this run, each
         block's stream drawn for the whole block ``(BLOCK, *shape)``."""
         out = np.empty((n_sub, *shape))
+        for a, b, z in self.normals_by_block(source, n_sub, shape, *extra):
+            out[a:b] = z
+        return out
+
+    def normals_by_block(self, source: int, n_sub: int, shape: tuple[int, ...], *extra: int
+                         ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """:meth:`normals` one block at a time (to bound memory): ``(a, b, z)`` with ``z``
+        the normals of this run's subjects ``a:b`` (indices within the run)."""
         lo, hi = self.first, self.first + n_sub
         for block in range(lo // BLOCK, -(-hi // BLOCK)):
             b0 = block * BLOCK
             z = self.generator(source, block, *extra).standard_normal((BLOCK, *shape))
             a, b = max(lo, b0), min(hi, b0 + BLOCK)
-            out[a - lo:b - lo] = z[a - b0:b - b0]
-        return out
+            yield a - lo, b - lo, z[a - b0:b - b0]

@@ -195,8 +195,9 @@ def simulate(
             from ._sampling import RUV
             from .variability import residual_with
 
-            eps = streams.normals(RUV, n_sub, (n_smp, len(out_times)), k)
-            obs = residual_with(out[:, k].reshape(shape), m.error[o], eps)
+            f, obs = out[:, k].reshape(shape), np.empty(shape)
+            for a, b, eps in streams.normals_by_block(RUV, n_sub, (n_smp, len(out_times)), k):
+                obs[a:b] = residual_with(f[a:b], m.error[o], eps)
             data_vars[f"{o}_obs"] = (dims, obs, {"units": unit, "long_name": f"{o} observed "
                                                  "(with residual error)"})
     if st is not None:

@@ -91,6 +91,10 @@ def test_seed_kinds(two_cmt, cohort, reference):
     np.testing.assert_array_equal(
         one["CP_obs"].values,
         pkpd.simulate(two_cmt, REGIMEN, part, times=TIMES, n=2, seed=7)["CP_obs"].values)
+    np.testing.assert_array_equal(
+        pkpd.simulate(two_cmt, REGIMEN, part, times=TIMES, n=2, seed=[7, 8])["CP_obs"].values,
+        pkpd.simulate(two_cmt, REGIMEN, part, times=TIMES, n=2,
+                      seed=np.random.SeedSequence([7, 8]))["CP_obs"].values)
     # a Generator gives one integer seed drawn from it: same state, same cohort; it moves on
     a = pkpd.simulate(two_cmt, REGIMEN, part, times=TIMES, n=2, seed=np.random.default_rng(3))
     gen = np.random.default_rng(3)
