@@ -38,12 +38,16 @@ def cache_dir() -> Path:
 
 
 def disk_key(model_hash: str) -> str:
-    """sha256 of the model hash and the pkpd, numba and generator versions."""
+    """sha256 of the model hash, the pkpd, numba and generator versions, and the source of
+    :mod:`pkpd.model` and :mod:`pkpd.codegen` (a change of either invalidates the kernels and
+    lowered code an older build stored)."""
     import numba
 
     from .. import __version__
+    from ..model._store import code_digest
 
-    text = f"{model_hash}|pkpd {__version__}|numba {numba.__version__}|gen {GENERATOR_VERSION}"
+    text = (f"{model_hash}|pkpd {__version__} {code_digest('model', 'codegen')}|"
+            f"numba {numba.__version__}|gen {GENERATOR_VERSION}")
     return hashlib.sha256(text.encode()).hexdigest()
 
 

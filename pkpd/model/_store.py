@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ._model import Model
 
-__all__ = ["STORE_VERSION", "cached_model", "model_key"]
+__all__ = ["STORE_VERSION", "cached_model", "code_digest", "model_key"]
 
 #: Bump when the pickled form of a Model changes meaning.
 STORE_VERSION = "1"
@@ -52,9 +52,27 @@ def _versions() -> str:
     return "|".join(found)
 
 
+@functools.cache
+def code_digest(*packages: str) -> str:
+    """sha256 of the source files of pkpd's subpackages ``packages`` (e.g. ``"model"``): part
+    of every cache key, so that a change of the code that builds a model (not only of the
+    package version) invalidates what an older build stored."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for name in packages:
+        for path in sorted((root / name).glob("*.py")):
+            digest.update(path.name.encode() + b"\0")
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"?")
+    return digest.hexdigest()
+
+
 def model_key(text: str, source: str) -> str:
     """sha256 of a model file's text, its source name and the versions it was built with
-    (pkpd, Python, sympy, pint and :data:`STORE_VERSION`).
+    (pkpd and the source of :mod:`pkpd.model`, Python, sympy, pint and
+    :data:`STORE_VERSION`).
 
     Parameters
     ----------
@@ -70,8 +88,8 @@ def model_key(text: str, source: str) -> str:
     """
     from .. import __version__
 
-    head = (f"store {STORE_VERSION}|pkpd {__version__}|python {sys.version_info[:2]}|"
-            f"{_versions()}|source {source}|")
+    head = (f"store {STORE_VERSION}|pkpd {__version__} {code_digest('model')}|"
+            f"python {sys.version_info[:2]}|{_versions()}|source {source}|")
     return hashlib.sha256(head.encode() + text.encode("utf-8")).hexdigest()
 
 
