@@ -1,14 +1,17 @@
-"""Warm MAP fit of one patient: two-compartment oral model (M1's ``two_cmt_oral``), 500 mg
-q12h x 2, four levels, five etas.
+"""Warm MAP fits of one patient to four levels: a two-compartment oral model (M1's
+``two_cmt_oral``, 500 mg q12h x 2, five etas) and a one-compartment oral model
+(``theophylline_1cmt``, 320 mg once, three etas).
 
 Usage::
 
-    python benchmarks/fit.py [--repeat 20]
+    python benchmarks/fit.py [--repeat 100] [--scipy-repeat 4]
 
-Prints one JSON line: the median and range of the wall time of a warm ``fit_individual`` with
-the exact gradient (forward sensitivities) and with finite differences, and of the same MAP
-fit written with scipy alone (``solve_ivp`` LSODA at rtol 1e-8 and BFGS with its own
-finite-difference gradient) as the baseline measured in the same run, with the ratios.
+Prints JSON: per model, the median and range of the wall time of many warm
+``fit_individual`` calls with the exact gradient (forward sensitivities) and with finite
+differences, their engine calls (``n_simulations``) and evaluations; for the two-compartment
+model also the same MAP fit written with scipy alone (``solve_ivp`` LSODA at rtol 1e-8 and
+BFGS with its own finite-difference gradient) as the baseline measured in the same run, with
+the ratios.
 """
 
 from __future__ import annotations
@@ -32,10 +35,17 @@ TIMES = (2.0, 6.0, 11.5, 23.5)
 LEVELS = np.array([5.2, 4.9, 2.7, 3.1])
 
 
-def dataset() -> pd.DataFrame:
-    doses = pd.DataFrame({"ID": 1, "TIME": [0.0, 12.0], "AMT": 500.0, "EVID": 1, "CMT": 1,
-                          "DV": np.nan, "MDV": 1})
-    obs = pd.DataFrame({"ID": 1, "TIME": TIMES, "AMT": 0.0, "EVID": 0, "CMT": 2, "DV": LEVELS,
+#: The one-compartment case: 320 mg orally at 0 h, levels (mg/L) at these times (h).
+ONE_CMT_DOSES = (0.0,)
+ONE_CMT_TIMES = (1.0, 3.5, 7.0, 24.0)
+ONE_CMT_LEVELS = np.array([6.5, 9.0, 7.5, 3.0])
+
+
+def dataset(dose_times=(0.0, 12.0), amount=500.0, times=TIMES,
+            levels=LEVELS) -> pd.DataFrame:
+    doses = pd.DataFrame({"ID": 1, "TIME": list(dose_times), "AMT": amount, "EVID": 1,
+                          "CMT": 1, "DV": np.nan, "MDV": 1})
+    obs = pd.DataFrame({"ID": 1, "TIME": times, "AMT": 0.0, "EVID": 0, "CMT": 2, "DV": levels,
                         "MDV": 0})
     return pd.concat([doses, obs]).sort_values("TIME", kind="stable").reset_index(drop=True)
 
@@ -79,30 +89,41 @@ def timed(fn, repeat: int) -> tuple[list[float], object]:
     return times, out
 
 
+def summary(times: list[float]) -> dict[str, float]:
+    return {"median": 1e3 * statistics.median(times), "min": 1e3 * min(times),
+            "max": 1e3 * max(times)}
+
+
+def fits(model: str, frame: pd.DataFrame, repeat: int) -> tuple[dict, dict]:
+    """Warm fits of ``model`` to ``frame``, exact gradient and finite differences."""
+    cm = pkpd.compile_model(pkpd.load_model(model))
+    data = pkpd.read_nonmem(frame, model=cm.model)
+    result, fitted = {}, {}
+    for gradient in ("exact", "fd"):
+        times, fit = timed(lambda g=gradient: pkpd.fit_individual(cm, data, gradient=g), repeat)
+        fitted[gradient] = fit
+        result[f"pkpd_{gradient}_ms"] = summary(times)
+    result["engine_calls"] = {g: f.n_simulations for g, f in fitted.items()}
+    result["evaluations"] = {g: f.n_evaluations for g, f in fitted.items()}
+    return result, fitted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=100, help="warm fits timed per case")
+    parser.add_argument("--scipy-repeat", type=int, default=4, help="runs of the scipy fit")
     args = parser.parse_args()
-    cm = pkpd.compile_model(pkpd.load_model("two_cmt_oral"))
-    data = pkpd.read_nonmem(dataset(), model=cm.model)
-    result = {}
-    fits = {}
+    one, _ = fits("theophylline_1cmt", dataset(ONE_CMT_DOSES, 320.0, ONE_CMT_TIMES,
+                                               ONE_CMT_LEVELS), args.repeat)
+    two, fitted = fits("two_cmt_oral", dataset(), args.repeat)
+    times, x = timed(scipy_map, max(1, args.scipy_repeat))
+    two["scipy_ms"] = summary(times)
+    base = two["scipy_ms"]["median"]
     for gradient in ("exact", "fd"):
-        times, fit = timed(lambda g=gradient: pkpd.fit_individual(cm, data, gradient=g),
-                           args.repeat)
-        fits[gradient] = fit
-        result[f"pkpd_{gradient}_ms"] = {"median": 1e3 * statistics.median(times),
-                                         "min": 1e3 * min(times), "max": 1e3 * max(times)}
-    times, x = timed(scipy_map, max(3, args.repeat // 5))
-    result["scipy_ms"] = {"median": 1e3 * statistics.median(times), "min": 1e3 * min(times),
-                          "max": 1e3 * max(times)}
-    base = result["scipy_ms"]["median"]
-    for gradient in ("exact", "fd"):
-        result[f"speedup_{gradient}_vs_scipy"] = base / result[f"pkpd_{gradient}_ms"]["median"]
-    result["max_abs_eta_difference_exact_vs_scipy"] = float(np.max(np.abs(
-        np.array([fits["exact"].etas[e] for e in ETAS]) - x)))
-    result["evaluations"] = {g: fits[g].n_evaluations for g in fits}
-    print(json.dumps(result, indent=1))
+        two[f"speedup_{gradient}_vs_scipy"] = base / two[f"pkpd_{gradient}_ms"]["median"]
+    two["max_abs_eta_difference_exact_vs_scipy"] = float(np.max(np.abs(
+        np.array([fitted["exact"].etas[e] for e in ETAS]) - x)))
+    print(json.dumps({"one_cmt_oral_4_levels": one, "two_cmt_oral_4_levels": two}, indent=1))
 
 
 if __name__ == "__main__":

@@ -131,6 +131,8 @@ def read_subject(model: Model | CompiledModel | str, data: Any) -> tuple[Compile
 
 def observations(cm: CompiledModel, data: NonmemData, outputs: Mapping[Any, str] | None,
                   lloq: float | str | None) -> Observations:
+    import pandas as pd
+
     m = cm.model
     obs = data.observations
     key_col = "DVID" if "DVID" in obs and obs["DVID"].notna().all() else "CMT"
@@ -162,34 +164,38 @@ def observations(cm: CompiledModel, data: NonmemData, outputs: Mapping[Any, str]
     expo = np.array([m.error[o].log_scale for o in names], dtype=bool)
 
     dv = obs["DV"].to_numpy(dtype=float)
-    frame = data.frame.set_index("ROW").loc[obs["ROW"]]
+    rows = obs["ROW"].to_numpy()
+    frame = data.frame
+
+    def column(name: str) -> np.ndarray:
+        """The dataset's column ``name`` at the observation records (matched by ROW)."""
+        all_rows = frame["ROW"].to_numpy()
+        order = np.argsort(all_rows, kind="stable")
+        at = order[np.searchsorted(all_rows, rows, sorter=order)]
+        return frame[name].to_numpy(dtype=float)[at]
+
     if isinstance(lloq, str):
         col = lloq.strip().upper()
-        if col not in frame:
+        if col not in frame or col == "ROW":
             raise EstimationError(f"lloq: column {lloq!r} is not in the dataset; columns: "
                                   f"{', '.join(map(str, data.frame.columns))}")
-        limit = frame[col].to_numpy(dtype=float)
+        limit = column(col)
     elif lloq is None:
         limit = np.full(len(dv), np.nan)
     else:
         limit = np.full(len(dv), float(lloq))
-    flag = frame["BLQ"].to_numpy(dtype=float) == 1 if "BLQ" in frame else np.zeros(len(dv), bool)
+    flag = column("BLQ") == 1 if "BLQ" in frame else np.zeros(len(dv), bool)
     limit = np.where(flag & np.isnan(limit), dv, limit)    # flagged: DV holds the LLOQ
     censored = flag | (dv < limit)
     limit = np.where(censored, limit, np.nan)
-    rows = obs["ROW"].to_numpy()
     bad = expo & (censored & ~(limit > 0) | ~censored & ~(dv > 0))
     if bad.any():
         raise EstimationError(f"dataset row {rows[bad][0]}: exponential error needs DV (or the "
                               "LLOQ of a censored level) > 0")
-    pred = obs[["ID", "TIME", key_col if key_col == "DVID" else "CMT"]].copy()
-    if key_col == "DVID":
-        pred.insert(2, "CMT", obs["CMT"].to_numpy())
-    pred["OUTPUT"] = names
-    pred["DV"] = dv
-    pred["BLQ"] = censored
-    pred["LLOQ"] = limit
-    return Observations(pred.reset_index(drop=True), dv,
+    keys_shown = ("ID", "TIME", "CMT", "DVID") if key_col == "DVID" else ("ID", "TIME", "CMT")
+    pred = pd.DataFrame({**{c: obs[c].to_numpy() for c in keys_shown}, "OUTPUT": names,
+                         "DV": dv, "BLQ": censored, "LLOQ": limit})
+    return Observations(pred, dv,
                          np.array([used.index(o) for o in names]), used, errors, expo,
                          censored, limit)
 

@@ -329,7 +329,10 @@ def fit_individual(
     given, fixed = problem.given, objective.base
     n = len(names)
     x0 = np.zeros(n)
-    f0 = quiet(objective, x0[None, :])[0]
+    # the start's objective and gradient, for the minimiser (without sensitivities, or where
+    # that is not finite, the objective alone)
+    start0 = quiet(objective.value_and_gradient, x0) if sens is not None else (np.inf, x0)
+    f0 = start0[0] if np.isfinite(start0[0]) else quiet(objective, x0[None, :])[0]
     if not np.isfinite(f0):
         terms = quiet(objective.terms, objective.predict(x0[None, :]))[0]
         rows = data.observations["ROW"].to_numpy()[~np.isfinite(terms)]
@@ -341,11 +344,11 @@ def fit_individual(
     step = HESS_STEP_EXACT if sens is not None else HESS_STEP
     h = step * np.where(np.isfinite(sd_prior) & (sd_prior > 0), sd_prior, 1.0)
 
-    def run(x_start: np.ndarray) -> Minimum:
+    def run(x_start: np.ndarray, start: tuple[float, np.ndarray] | None = None) -> Minimum:
         return minimise(objective.value_and_gradient, x_start,
-                        lambda x: objective.hessian(x, h), maxiter=200 * n)
+                        lambda x: objective.hessian(x, h), maxiter=200 * n, start=start)
 
-    res = run(x0)
+    res = run(x0, start0 if np.isfinite(start0[0]) else None)
     if starts > 1:
         # more starting points, drawn from twice the prior SD (unit SD without a prior): keep
         # the lowest objective
@@ -388,7 +391,7 @@ def fit_individual(
                               f"'{method}') failed: {message}; largest gradient component "
                               f"{grad_max:.3g} at etas {dict(zip(names, x.round(4), strict=True))}")
 
-    f = objective.predict(np.vstack([np.zeros(n), x]))
+    f = objective.predict_rows(np.vstack([np.zeros(n), x]))
     pred = obs.frame.copy()
     pred["PRED"] = f[0]
     pred["IPRED"] = f[1]
@@ -428,8 +431,6 @@ def fit_individual(
         _covariates=covariates, _history=events, data=data,
         settings={"outputs": problem.outputs, "lloq": lloq, "params": dict(fixed),
                   "occasions": occasions})
-
-
 
 
 def fit_subjects(model: Model | CompiledModel | str, data: NonmemData | pd.DataFrame | str,

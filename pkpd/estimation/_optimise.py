@@ -89,7 +89,12 @@ class _Tracker:
             f, g = self.fun(x)
         except ArithmeticError:      # e.g. numba's OverflowError on a non-finite rate
             f, g = np.inf, np.zeros_like(x)
-        f, g = float(f), np.asarray(g, dtype=float)
+        return self.store(x, f, g)
+
+    def store(self, x: np.ndarray, f: float, g: np.ndarray) -> tuple[float, np.ndarray]:
+        """Remember ``(f, g)``, the objective and gradient at ``x``, as if evaluated here."""
+        x = np.array(x, dtype=float)
+        f, g = float(f), np.array(g, dtype=float)
         if not (math.isfinite(f) and np.isfinite(g).all()):
             f, g = math.inf, np.zeros_like(x)
         if len(self.recent) > 32:
@@ -102,7 +107,8 @@ class _Tracker:
 
 def minimise(fun: Fun, x0: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray], *,
              maxiter: int | None = None, newton_maxiter: int = NEWTON_MAXITER,
-             gtol: float = GTOL, ftol: float = FTOL) -> Minimum:
+             gtol: float = GTOL, ftol: float = FTOL,
+             start: tuple[float, np.ndarray] | None = None) -> Minimum:
     """Minimise ``fun`` (value and gradient) from ``x0``.
 
     BFGS (:func:`scipy.optimize.minimize`, at most ``maxiter`` iterations, default 200 n)
@@ -114,19 +120,20 @@ def minimise(fun: Fun, x0: np.ndarray, hessian: Callable[[np.ndarray], np.ndarra
     ``newton_maxiter`` Hessians) or the trust region shrinks to nothing. ``converged`` is True
     only when a criterion holds; ``message`` says which, or why it stopped without.
     Floating-point warnings stay inside (:func:`quiet`), and an ArithmeticError raised by
-    ``fun`` makes its value +inf.
+    ``fun`` makes its value +inf. ``start``, if given, is ``fun(x0)`` already evaluated.
     """
     return quiet(_minimise, fun, np.asarray(x0, dtype=float), hessian, maxiter,
-                 newton_maxiter, gtol, ftol)
+                 newton_maxiter, gtol, ftol, start)
 
 
 def _minimise(fun: Fun, x0: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray],
-              maxiter: int | None, newton_maxiter: int, gtol: float, ftol: float) -> Minimum:
+              maxiter: int | None, newton_maxiter: int, gtol: float, ftol: float,
+              start: tuple[float, np.ndarray] | None = None) -> Minimum:
     from scipy.optimize import minimize
 
     n = len(x0)
     track = _Tracker(fun)
-    f0, g0 = track(x0)
+    f0, g0 = track(x0) if start is None else track.store(x0, *start)
     if not np.isfinite(f0):
         return Minimum(x0, f0, g0, False, "the objective is not finite at the start", 0)
     if scaled_gradient(x0, f0, g0) <= gtol:

@@ -70,6 +70,10 @@ class Objective:
         self.n_simulations = 0
         self._tiled: dict[int, EventTable] = {}
         self._plans: dict[tuple[str, int], Any] = {}
+        # per model: the engine's output column of each observation, for the predictions and
+        # for each estimated eta's sensitivities (looked up once, not at every evaluation)
+        self._columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._last_hessian: tuple[bytes, bytes, np.ndarray] | None = None
 
     def n_occasions(self) -> int:
         """Occasions of the subject's records (1 without between-occasion etas)."""
@@ -85,10 +89,10 @@ class Objective:
     def _plan(self, cm: CompiledModel, k: int) -> Any:
         """The records checked and lowered once per model and K (as :func:`pkpd.simulate`
         does): each evaluation then only writes the etas and runs the engine."""
-        from .._plan import plan as make_plan
-
         plan = self._plans.get((cm.model.hash, k))
         if plan is None:
+            from .._plan import plan as make_plan
+
             params = {name: np.full(k, v) for name, v in self.base.items()}
             params.update({cm.layout.names[slot]: np.zeros(k) for _, slot in self._slots})
             plan = make_plan(cm, self._tile(k), None, params=params, times=None,
@@ -102,6 +106,35 @@ class Objective:
         """Each output at each observation of the tiled subject, shape (K, n_obs). With
         ``gate`` (per row, an occasion index), the occasion gates of a model with
         per-occasion sensitivities are on during that occasion only."""
+        out = self._run(cm, etas, gate)
+        k, n_obs = etas.shape[0], len(self.obs.dv)
+        return {o: out[:, cm.output_names.index(o)].reshape(k, n_obs) for o in outputs}
+
+    def _observed(self, cm: CompiledModel, etas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The prediction of each observation (K, n_obs) and, from the model with
+        sensitivities, its derivatives by the estimated etas (K, n_obs, n_eta; n_eta = 0 for
+        the model without), each read from its output column of one engine call."""
+        key = cm.model.hash
+        cols = self._columns.get(key)
+        if cols is None:
+            from ..model import sensitivity_name
+
+            of = [self.obs.outputs[i] for i in self.obs.output]
+            names = cm.output_names
+            f_col = np.array([names.index(o) for o in of], dtype=np.intp)
+            s_col = np.array([[names.index(sensitivity_name(o, e)) for e in self.names]
+                              for o in of] if cm is self.sens else [[]] * len(of),
+                             dtype=np.intp).reshape(len(of), -1)
+            cols = self._columns[key] = (f_col, s_col)
+        f_col, s_col = cols
+        n_obs = len(f_col)
+        out = self._run(cm, etas).reshape(etas.shape[0], n_obs, -1)
+        rows = np.arange(n_obs)
+        return out[:, rows, f_col], out[:, rows[:, None], s_col]
+
+    def _run(self, cm: CompiledModel, etas: np.ndarray,
+             gate: np.ndarray | None = None) -> np.ndarray:
+        """The engine's outputs (K n_obs, n_out) at the observations of the tiled subject."""
         from .. import engine
 
         k = etas.shape[0]
@@ -129,38 +162,26 @@ class Objective:
                                ids=plan.ids_run, rtol=RTOL, atol=ATOL, **occ_args)
         self.n_simulations += 1
         self.n_evaluations += k
-        n_obs = len(self.obs.dv)
-        return {o: out[:, cm.output_names.index(o)].reshape(k, n_obs) for o in outputs}
+        return out
 
     def predict(self, etas: np.ndarray) -> np.ndarray:
         """Predictions at the observations, shape (K, n_obs), for etas of shape (K, n_eta)."""
-        out = self._simulate(self.cm, etas, list(self.obs.outputs))
-        f = np.empty((etas.shape[0], len(self.obs.dv)))
-        for i, o in enumerate(self.obs.outputs):
-            sel = self.obs.output == i
-            f[:, sel] = out[o][:, sel]
-        return f
+        return self._observed(self.cm, etas)[0]
+
+    def predict_rows(self, etas: np.ndarray) -> np.ndarray:
+        """As :meth:`predict`; with sensitivities, from that model one row at a time, on the
+        plan its evaluations made (the predictions agree within the tolerances)."""
+        if self.sens is None:
+            return self.predict(etas)
+        return np.vstack([self.predict_with_sensitivities(row[None, :])[0] for row in etas])
 
     def predict_with_sensitivities(self, etas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predictions (K, n_obs) and their derivatives with respect to the estimated etas
         (K, n_obs, n_eta), from the model with sensitivities."""
-        from ..model import sensitivity_name
-
         assert self.sens is not None
         if self.per_occasion_names:
             return self._per_occasion_sensitivities(etas)
-        wanted = [*self.obs.outputs, *(sensitivity_name(o, e) for o in self.obs.outputs
-                                       for e in self.names)]
-        out = self._simulate(self.sens, etas, wanted)
-        k, n_obs = etas.shape[0], len(self.obs.dv)
-        f = np.empty((k, n_obs))
-        jac = np.empty((k, n_obs, len(self.names)))
-        for i, o in enumerate(self.obs.outputs):
-            sel = self.obs.output == i
-            f[:, sel] = out[o][:, sel]
-            for j, e in enumerate(self.names):
-                jac[:, sel, j] = out[sensitivity_name(o, e)][:, sel]
-        return f, jac
+        return self._observed(self.sens, etas)
 
     def _per_occasion_sensitivities(self, etas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`predict_with_sensitivities` with etas estimated per occasion: each row
@@ -247,12 +268,21 @@ class Objective:
     def hessian(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
         """Hessian at x: central differences of the exact gradient (2 n evaluations) or,
         without sensitivities, second differences of the objective (one simulate call)."""
+        x = np.asarray(x, dtype=float)
+        h = np.broadcast_to(np.asarray(h, dtype=float), x.shape)
+        key = (x.tobytes(), h.tobytes())
+        last = self._last_hessian
+        if last is not None and last[:2] == key:      # e.g. the Newton phase's, at its optimum
+            return last[2].copy()
         n = len(x)
         if self.sens is not None:
             eye = np.eye(n) * h
             _, grads = self.values_and_gradients(np.vstack([x + eye, x - eye]))
             hess = (grads[:n] - grads[n:]) / (2 * h[:, None])
-            return (hess + hess.T) / 2
-        from ._differences import hessian_from_values, hessian_points
+            hess = (hess + hess.T) / 2
+        else:
+            from ._differences import hessian_from_values, hessian_points
 
-        return hessian_from_values(self(hessian_points(x, h)), h, n)
+            hess = hessian_from_values(self(hessian_points(x, h)), h, n)
+        self._last_hessian = (*key, hess)
+        return hess.copy()
