@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         m1 = run_worker(["m1", str(n_speed), "5"],
                         {"PKPD_NUM_THREADS": threads} if threads else None)
         log(f"  {m1}")
-        what = f"M1, N = {n_speed:,}, {label}, pkpd / numpy closed form".replace(",", " ")
+        what = f"M1, N = {_rate(n_speed)}, {label}, pkpd / numpy closed form"
         if isinstance(m1, str):
             rows.append(Row(what, m1, f">= {factor:g}x", None))
             continue
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"M2 N={n_speed}, one thread (with the DOP853 1e-12 reference)")
     m2 = run_worker(["m2", str(n_speed), "3"], {"PKPD_NUM_THREADS": "1"})
     log(f"  {m2}")
-    what = f"M2, N = {n_speed:,}, one thread, pkpd / numbalsoda DOP853".replace(",", " ")
+    what = f"M2, N = {_rate(n_speed)}, one thread, pkpd / numbalsoda DOP853"
     if isinstance(m2, str):
         rows.append(Row(what, m2, ">= 2x", None))
     else:
@@ -352,8 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"memory.py zarr --n {n_big} --chunks {chunks}")
     z = memory_run("zarr", n_big, chunks)
     log(f"  {z}")
-    what = f"M1 cohort of {n_big:,} chunked to zarr ({chunks:,} a chunk): peak RSS".replace(
-        ",", " ")
+    what = (f"M1 cohort of {_rate(n_big)} chunked to zarr ({_rate(chunks)} a chunk): "
+            "peak RSS")
     if isinstance(z, dict):
         rows.append(Row(what, f"{z['peak_rss'] / 2**30:.2f} GiB (before the run "
                               f"{z['rss_before'] / 2**30:.2f} GiB; run {z['wall']:.1f} s, store "
@@ -367,8 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"chunking: {n_chunking} sampled subjects at three chunkings")
     chk = run_worker(["chunking", str(n_chunking)])
     log(f"  {chk}")
-    what = (f"{n_big:,} virtual adults, IIV and RUV sampled, chunked ({chunks:,} a chunk) to "
-            "zarr; same seed at other chunkings").replace(",", " ")
+    what = (f"{_rate(n_big)} virtual adults, IIV and RUV sampled, chunked ({_rate(chunks)} a "
+            "chunk) to zarr; same seed at other chunkings")
     goal = "works; same seed, same cohort for any chunking"
     parts: list[str] = []
     works = same = None
@@ -380,9 +380,9 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(str(smp))
         works = None if smp.startswith("not measured") else False
     if isinstance(chk, dict):
-        parts.append(f"{chk['n']:,} subjects stored with 1 chunk, chunks of 4 096 and of "
+        parts.append(f"{_rate(chk['n'])} subjects stored with 1 chunk, chunks of 4 096 and of "
                      f"3 001: CP and CP_obs {'identical' if chk['identical'] else 'DIFFER'} "
-                     "bit for bit".replace(",", " "))
+                     "bit for bit")
         same = chk["identical"]
     else:
         parts.append(f"chunking check {chk}")
