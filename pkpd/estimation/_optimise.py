@@ -79,6 +79,12 @@ class _Tracker:
         self.fun = fun
         self.best: tuple[np.ndarray, float, np.ndarray] | None = None
         self.recent: dict[bytes, tuple[float, np.ndarray]] = {}
+        #: with a tolerance: stop (raise :class:`_Met`) at the first evaluated point, iterate
+        #: or line-search trial, that meets the gradient criterion and is no higher than the
+        #: lowest before it, within rounding (near the optimum BFGS's line search can go on
+        #: failing at points the criterion accepts)
+        self.gtol: float | None = None
+        self.met: tuple[np.ndarray, float, np.ndarray] | None = None
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         x = np.array(x, dtype=float)
@@ -100,9 +106,19 @@ class _Tracker:
         if len(self.recent) > 32:
             self.recent.clear()
         self.recent[x.tobytes()] = (f, g)
+        # as low as the lowest before, within rounding
+        lowest = self.best is None or f <= self.best[1] + 1e-12 * max(1.0, abs(self.best[1]))
         if math.isfinite(f) and (self.best is None or f < self.best[1]):
             self.best = (x, f, g)
+        if (self.gtol is not None and math.isfinite(f) and lowest
+                and scaled_gradient(x, f, g) <= self.gtol):
+            self.met = (x, f, g)
+            raise _Met
         return f, g
+
+
+class _Met(Exception):
+    """Raised through scipy's BFGS when an evaluated point meets the gradient criterion."""
 
 
 def minimise(fun: Fun, x0: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray], *,
@@ -140,15 +156,29 @@ def _minimise(fun: Fun, x0: np.ndarray, hessian: Callable[[np.ndarray], np.ndarr
         return Minimum(x0, f0, g0, True, _met_gradient(x0, f0, g0, gtol, "at the start"), 0)
     met: list[tuple[np.ndarray, float, np.ndarray]] = []
 
+    iterations = [0]
+
     def stop(intermediate_result: object) -> None:
+        iterations[0] += 1
         x = np.array(intermediate_result.x, dtype=float)       # type: ignore[attr-defined]
         f, g = track(x)
         if scaled_gradient(x, f, g) <= gtol:
             met.append((x, f, g))
             raise StopIteration
 
-    res = minimize(track, x0, jac=True, method="BFGS", callback=stop,
-                   options={"gtol": 0.0, "maxiter": maxiter if maxiter is not None else 200 * n})
+    track.gtol = gtol
+    try:
+        res = minimize(track, x0, jac=True, method="BFGS", callback=stop,
+                       options={"gtol": 0.0,
+                                "maxiter": maxiter if maxiter is not None else 200 * n})
+    except _Met:
+        assert track.met is not None
+        x, f, g = track.met
+        nit = iterations[0] + 1
+        return Minimum(x, f, g, True, _met_gradient(x, f, g, gtol, f"BFGS, {nit} iterations"),
+                       nit)
+    finally:
+        track.gtol = None
     nit = int(res.nit)
     assert track.best is not None
     # the lowest point seen, or else the iterate that met the criterion
