@@ -213,6 +213,11 @@ def _blocks(n_sub: int, threads: int) -> np.ndarray:
     return np.linspace(0, n_sub, n_blk + 1).round().astype(np.int64)
 
 
+#: model hash -> whether the model is linear with constant coefficients (decided once per model:
+#: the symbolic test costs more than a one-subject engine call)
+_LINEAR: dict[str, bool] = {}
+
+
 def uses_exact_stepping(compiled: CompiledModel, solver: str) -> bool:
     """Whether ``solver`` runs ``compiled`` by exact (matrix exponential) stepping.
 
@@ -223,7 +228,10 @@ def uses_exact_stepping(compiled: CompiledModel, solver: str) -> bool:
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; valid: {', '.join(SOLVERS)}")
     model = compiled.model
-    linear = compiled.is_linear and not any(ode.has(model.t) for ode in model.odes)
+    linear = _LINEAR.get(model.hash)
+    if linear is None:
+        linear = _LINEAR[model.hash] = bool(
+            compiled.is_linear and not any(ode.has(model.t) for ode in model.odes))
     if solver == "exact" and not linear:
         raise SolverError(f"solver 'exact' needs a linear model with constant coefficients; "
                           f"model '{model.name}' is not (use 'auto', 'dopri5' or 'rosenbrock')")
