@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,3 +224,30 @@ class Report:
         tmp.write_text("\n".join(self.lines).rstrip() + "\n")
         tmp.replace(path)
         return path
+
+
+@dataclass
+class Result:
+    """What a validation script's ``run`` made: the fits, the comparison tables, the report and
+    its figures."""
+
+    fits: dict[str, Any]
+    comparisons: dict[str, pd.DataFrame]
+    report: Path
+    figures: list[Path] = field(default_factory=list)
+    runtimes: dict[str, float] = field(default_factory=dict)
+
+
+def command_line(run: Callable[..., Any], doc: str, out: Path, quick_help: str) -> None:
+    """The command line every validation script shares: ``[--shared DIR] [--out FOLDER]
+    [--quick]``, then ``run(shared, out, quick=...)``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=None,
+                        help="folder holding data/ (default: $PKPD_SHARED_DIR or ../shared)")
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    args = parser.parse_args()
+    run(shared_dir(args.shared), args.out, quick=args.quick)
+

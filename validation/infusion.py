@@ -23,11 +23,9 @@ runtimes are in the report).
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +34,14 @@ import pandas as pd
 from _report import (
     REPORTS,
     Report,
+    Result,
+    command_line,
     compare,
     estimates_table,
     focei_objective,
     npde_paragraphs,
     print_table,
     residual_summary,
-    shared_dir,
     timed,
 )
 from references import rscript
@@ -54,17 +53,6 @@ MODEL = "infusion_1cmt"
 NCA_FIRST = {"Cmax_D": "Cmax / dose (1/L)", "AUCinf_D": "AUCinf / dose (h/L)",
              "CL": "CL (L/h)", "Vz": "Vz (L)", "half_life": "half-life (h)"}
 NCA_SS = {"AUCtau_D": "AUCtau / dose (h/L)", "CLss": "CLss (L/h)", "Rac": "Rac"}
-
-
-@dataclass
-class Result:
-    """What :func:`run` made: the fits, the comparison tables, the report and its figures."""
-
-    fits: dict[str, Any]
-    comparisons: dict[str, pd.DataFrame]
-    report: Path
-    figures: list[Path] = field(default_factory=list)
-    runtimes: dict[str, float] = field(default_factory=dict)
 
 
 def truth(pub: dict[str, Any]) -> dict[str, float]:
@@ -371,13 +359,8 @@ def _diagnostics_section(report: Report, diag: Any, vpc: Any, sigma: float,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=None,
-                        help="folder holding data/ (default: $PKPD_SHARED_DIR or ../shared)")
-    parser.add_argument("--out", type=Path, default=REPORTS / "infusion")
-    parser.add_argument("--quick", action="store_true", help="short SAEM, fewer replicates")
-    args = parser.parse_args()
-    run(shared_dir(args.shared), args.out, quick=args.quick)
+    command_line(run, __doc__, REPORTS / "infusion",
+                 "short SAEM, fewer replicates")
 
 
 if __name__ == "__main__":

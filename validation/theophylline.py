@@ -22,10 +22,8 @@ FOCE-I and SAEM, then writes ``validation/reports/theophylline/report.md`` with 
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,8 @@ import pandas as pd
 from _report import (
     REPORTS,
     Report,
+    Result,
+    command_line,
     compare,
     estimates_table,
     focei_objective,
@@ -41,7 +41,6 @@ from _report import (
     npde_paragraphs,
     print_table,
     residual_summary,
-    shared_dir,
     timed,
 )
 from references import rscript
@@ -56,17 +55,6 @@ NCA_COLUMNS = {"Cmax": "Cmax (mg/L)", "Tmax": "Tmax (h)", "AUClast": "AUClast (m
                "AUCinf_obs": "AUCinf (mg·h/L)", "AUC_pct_extrap_obs": "AUC extrapolated (%)",
                "lambda_z": "lambda_z (1/h)", "half_life": "half-life (h)",
                "CL_F": "CL/F (L/h)", "Vz_F": "Vz/F (L)"}
-
-
-@dataclass
-class Result:
-    """What :func:`run` made: the fits, the comparison tables, the report and its figures."""
-
-    fits: dict[str, Any]
-    comparisons: dict[str, pd.DataFrame]
-    report: Path
-    figures: list[Path] = field(default_factory=list)
-    runtimes: dict[str, float] = field(default_factory=dict)
 
 
 def nlme_as_layout(ref: dict[str, Any]) -> dict[str, float]:
@@ -354,13 +342,8 @@ def _nca_section(report: Report, nca: pd.DataFrame, focei: Any) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=None,
-                        help="folder holding data/ (default: $PKPD_SHARED_DIR or ../shared)")
-    parser.add_argument("--out", type=Path, default=REPORTS / "theophylline")
-    parser.add_argument("--quick", action="store_true", help="short SAEM, fewer replicates")
-    args = parser.parse_args()
-    run(shared_dir(args.shared), args.out, quick=args.quick)
+    command_line(run, __doc__, REPORTS / "theophylline",
+                 "short SAEM, fewer replicates")
 
 
 if __name__ == "__main__":
