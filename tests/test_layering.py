@@ -8,7 +8,7 @@ level or inside a function), except under ``if TYPE_CHECKING:``, which never run
 * no import cycle between modules, not even within a layer;
 * no module imports a private (``_name``) name of another module, unless that module is
   internal (its file name starts with an underscore, e.g. ``pkpd/_plan.py``) or both are in the
-  same subpackage (``pkpd/engine/__init__.py`` may take ``_x`` from ``pkpd/engine/_kernel.py``);
+  same subpackage (``pkpd/engine/__init__.py`` may take ``_x`` from ``pkpd/engine/_loop.py``);
   the top-level modules of ``pkpd/`` each own one thing and share only through internal modules;
 * every module is placed in a layer.
 

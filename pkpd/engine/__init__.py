@@ -10,9 +10,11 @@ Defaults for pharmacokinetic work live here, in one place:
   integration turns stiff continuing with the Rosenbrock 4(3) method (analytic Jacobian).
 - ``max_steps = 100_000`` per interval between two records.
 
-The engine itself (:mod:`pkpd.engine._kernel`) is compiled once for a fixed signature and cached
-on disk; the Python side here only prepares arrays (ADDL expansion, output requests, covariates
-of inserted records) and turns failure codes into :class:`pkpd.SolverError`.
+The engine itself (the event loop :mod:`pkpd.engine._loop` and the solver modules behind
+:mod:`pkpd.engine._advance`) is compiled once per kind of solver, exact stepping or ODE, when
+first needed, and cached on disk (:mod:`pkpd.engine._entry`); the Python side here only
+prepares arrays (ADDL expansion, output requests, covariates of inserted records) and turns
+failure codes into :class:`pkpd.SolverError`.
 """
 
 from __future__ import annotations
@@ -260,9 +262,11 @@ def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.nda
     SolverError
         For the first subject whose integration failed, naming it, the time and the state.
     """
-    from . import _kernel
+    from . import _common, _entry
 
     linear = uses_exact_stepping(compiled, solver)
+    steady = bool(np.any(prep.ss != 0))
+    engine = _entry.compiled_run(linear, steady)
     if not (rtol > 0 and atol > 0):
         raise SolverError(f"rtol and atol must be positive (got rtol={rtol}, atol={atol})")
     n_sub = len(prep.subj_lo)
@@ -270,7 +274,7 @@ def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.nda
                      len(compiled.model.sensitivities)])
     out = np.empty((prep.n_rows, compiled.n_out))
     states = np.empty((prep.n_rows if want_states else 0, compiled.n_state))
-    status = np.zeros((n_sub, _kernel.STATUS_COLS))
+    status = np.zeros((n_sub, _common.STATUS_COLS))
     if bov_slot is None or len(bov_slot) == 0:
         occasion = np.zeros(len(prep.time), dtype=np.int64)
         bov_slot = np.zeros(0, dtype=np.int64)
@@ -286,16 +290,17 @@ def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.nda
             np.ascontiguousarray(q, dtype=float), opts, out, states, 1 if want_states else 0,
             status)
     kernels = (compiled.rhs, compiled.jac, compiled.derive, compiled.outputs, compiled.dosing,
-               compiled.init, compiled.n_state, compiled.n_out, 1 if linear else 0)
+               compiled.init, compiled.n_state, compiled.n_out, None if linear else 0,
+               0 if steady else None)
     bounds = _blocks(n_sub, n_threads())
     try:
         if len(bounds) == 2:
-            _kernel.run(*kernels, 0, n_sub, *args)
+            engine(*kernels, 0, n_sub, *args)
         else:
             # the kernel releases the GIL: one thread per block of subjects, each writing its
             # rows
             with ThreadPoolExecutor(max_workers=len(bounds) - 1) as pool:
-                list(pool.map(lambda b: _kernel.run(*kernels, b[0], b[1], *args),
+                list(pool.map(lambda b: engine(*kernels, b[0], b[1], *args),
                               itertools.pairwise(bounds)))
     except ArithmeticError as exc:
         # e.g. the matrix exponential of infinite rates (parameters overflowing to inf)

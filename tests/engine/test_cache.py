@@ -16,11 +16,11 @@ t0 = time.perf_counter()
 import pkpd
 ds = pkpd.simulate("two_cmt_oral", "500 mg PO q12h x 14", times="0..168 h by 0.5 h")
 elapsed = time.perf_counter() - t0
-from pkpd.engine import _kernel
+from pkpd.engine import _loop
 from pkpd.codegen import compile_model
 cm = compile_model(pkpd.load_model("two_cmt_oral"))
-stats = {"engine": [sum(_kernel.run.stats.cache_hits.values()),
-                    sum(_kernel.run.stats.cache_misses.values())]}
+stats = {"engine": [sum(_loop.run.stats.cache_hits.values()),
+                    sum(_loop.run.stats.cache_misses.values())]}
 for name in ("rhs", "jac", "derive", "outputs", "dosing", "init"):
     s = getattr(cm, name).dispatcher.stats
     stats[name] = [sum(s.cache_hits.values()), sum(s.cache_misses.values())]
