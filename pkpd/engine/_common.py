@@ -3,11 +3,8 @@ the layout of the work arrays, and the small inlined helpers of the hot loops.""
 
 from __future__ import annotations
 
-import warnings
-
 import numba as nb
 import numpy as np
-from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from .._abi import ptr
 
@@ -24,11 +21,6 @@ STATUS_COLS = 5  # code, time, state index, record index, steady-state residual
 # pending event kinds
 _BOLUS, _INF_START, _INF_END = 1, 2, 3
 
-
-# The kernels reach the engine as first-class functions, a numba feature it still labels
-# experimental; the warning at each compilation says nothing to a user of this package.
-warnings.filterwarnings("ignore", message="First-class function type feature is experimental",
-                        category=NumbaExperimentalFeatureWarning)
 
 _jit = nb.njit(cache=True, nogil=True)
 # small helpers are inlined where they are called (no separate compilation)

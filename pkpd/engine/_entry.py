@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from . import _loop
 
@@ -79,6 +82,10 @@ def compiled_run(exact: bool, steady: bool) -> Callable[..., Any]:
                 if not _ENTRIES:
                     _check_cache()
                 sig = _loop.run_signature(exact, steady)
-                _loop.run.compile(sig)
+                with warnings.catch_warnings():
+                    # the kernels are first-class functions, a numba feature it still labels
+                    # experimental; the warning says nothing to a user of this package
+                    warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+                    _loop.run.compile(sig)
                 entry = _ENTRIES[key] = _loop.run.overloads[sig.args].entry_point
     return entry

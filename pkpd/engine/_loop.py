@@ -55,7 +55,6 @@ from ._common import (
     _bool,
     _emit,
     _fail,
-    _inline,
     _int,
     _jit,
     _noref,
@@ -66,7 +65,7 @@ from ._sens import _sens_jump, _sens_payload
 from ._steady import _ss_dose
 
 
-@_inline
+@_jit
 def _set_cov(q, cov_slot, rcov, r):
     """Put row r of ``rcov`` into the q slots ``cov_slot`` (a record's covariates, or a
     subject's between-occasion etas); True if any changed."""
@@ -79,7 +78,7 @@ def _set_cov(q, cov_slot, rcov, r):
     return changed
 
 
-@_inline
+@_jit
 def _cov_equal(q, cov_slot, rcov, r):
     for j in range(cov_slot.shape[0]):
         if q[cov_slot[j]] != rcov[r, j]:
