@@ -1,0 +1,449 @@
+"""Dosing regimens: :class:`Dose`, :class:`RegimenPart` and :class:`Regimen`.
+
+A :class:`Regimen` is what a clinician writes ("1 g IV over 1 h every 12 h for 7 days"), built
+from Python or read from text (:meth:`Regimen.parse`, whose parser is in
+:mod:`pkpd._regimen_text`). This module checks the amounts, times and units of doses and lowers
+a regimen to the :class:`~pkpd.events.EventTable` the simulator reads
+(:meth:`Regimen.to_events`). The three classes are public as ``pkpd.events.Dose``,
+``pkpd.events.RegimenPart`` and ``pkpd.events.Regimen``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._regimen_text import _ROUTE_WORDS, _Parser
+from .errors import RegimenError, UnitError
+from .events import EventTable
+from .units import convert, parse_quantity, registry
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pint
+
+__all__ = ["Dose", "Regimen", "RegimenPart"]
+
+
+# --------------------------------------------------------------------------------------------
+# Dose
+# --------------------------------------------------------------------------------------------
+
+_ROUTES = frozenset(_ROUTE_WORDS.values())
+_AMOUNT_DIMS = ("[mass]", "[substance]", "[iu]")
+
+
+def _show(value: Any) -> str:
+    """A value as the user would write it, for messages."""
+    return f"{value:~C}" if hasattr(value, "units") else str(value)
+
+
+def _quantity(value: Any, what: str) -> pint.Quantity:
+    if isinstance(value, float) and math.isnan(value):
+        raise RegimenError(f"{what} is NaN")
+    q = parse_quantity(value, what=what)
+    ureg = registry()
+    return ureg.Quantity(float(q.magnitude), q.units)
+
+
+def _per_weight(q: pint.Quantity) -> bool:
+    """True if ``q`` is expressed per unit of body mass (e.g. mg/kg)."""
+    ureg = registry()
+    return any(exp < 0 and ureg.Unit(name).dimensionality == ureg.kg.dimensionality
+               for name, exp in q.units._units.items())
+
+
+def _amount_dims_ok(dims: Any) -> bool:
+    return len(dims) == 1 and next(iter(dims.items())) in [(d, 1) for d in _AMOUNT_DIMS]
+
+
+def _check_amount_like(q: pint.Quantity, what: str, per_time: bool) -> None:
+    ureg = registry()
+    base = q * ureg.h if per_time else q
+    if _per_weight(q):
+        base = base * ureg.kg
+    if not _amount_dims_ok(base.dimensionality):
+        example = "'100 mg/h' or '2 mg/kg/h'" if per_time else "'500 mg', '2 mmol', '1e6 IU' " \
+                                                               "or '25 mg/kg'"
+        raise UnitError(f"{what}: {q:~C} has dimension {q.dimensionality}; expected "
+                        f"{'an amount per time' if per_time else 'an amount'} such as {example}")
+
+
+def _fmt(q: pint.Quantity) -> str:
+    x = float(q.magnitude)
+    num = str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+    return f"{num} {q.units:~C}"
+
+
+@dataclass(frozen=True)
+class Dose:
+    """One dose: an amount given into a route or compartment at a time.
+
+    Parameters
+    ----------
+    amount : QuantityLike, amount
+        E.g. ``"500 mg"``, ``"2 mmol"``, or per kg of body weight ``"25 mg/kg"``. Positive.
+    into : str
+        A route (``"PO"``, ``"IV"``, ``"SC"``, ``"IM"``; synonyms such as ``"oral"`` are
+        normalised) mapped through the model's ``routes``, or a compartment (state) name.
+    time : QuantityLike, time
+        When the dose is given (default ``"0 h"``), not negative.
+    duration : QuantityLike, time, optional
+        Infusion duration; 0 means a bolus (stored as None).
+    rate : QuantityLike, amount per time, optional
+        Infusion rate; exclusive with ``duration``.
+
+    Raises
+    ------
+    RegimenError
+        Zero, negative or NaN amount, negative duration or time, both duration and rate.
+    UnitError
+        Unknown unit or wrong dimension.
+    """
+
+    amount: Any
+    into: str
+    time: Any = "0 h"
+    duration: Any = None
+    rate: Any = None
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__
+        label = f"dose amount '{_show(self.amount)}'"
+        amount = _quantity(self.amount, label)
+        if not amount.magnitude > 0:
+            raise RegimenError(f"{label}: the amount must be positive")
+        _check_amount_like(amount, label, per_time=False)
+        put(self, "amount", amount)
+        if not isinstance(self.into, str) or not self.into.strip():
+            raise RegimenError(f"dose {amount:~C}: 'into' must name a route ({sorted(_ROUTES)}) "
+                               f"or a compartment, got {self.into!r}")
+        into = self.into.strip()
+        put(self, "into", _ROUTE_WORDS.get(into.lower(), into))
+        put(self, "time", self._time(self.time, "time", allow_zero=True))
+        if self.duration is not None and self.rate is not None:
+            raise RegimenError(f"dose {amount:~C}: give either a duration or a rate, not both")
+        duration = None if self.duration is None else self._time(self.duration, "duration",
+                                                                  allow_zero=True)
+        put(self, "duration", duration if duration is not None and duration.magnitude > 0
+            else None)
+        if self.rate is not None:
+            what = f"dose {amount:~C}: rate {self.rate!r}"
+            rate = _quantity(self.rate, what)
+            _check_amount_like(rate, what, per_time=True)
+            if not rate.magnitude > 0:
+                raise RegimenError(f"{what}: the infusion rate must be positive")
+            put(self, "rate", rate)
+
+    def _time(self, value: Any, name: str, allow_zero: bool) -> pint.Quantity:
+        what = f"dose {self.amount:~C}: {name} {value!r}"
+        q = _quantity(value, what)
+        if q.dimensionality != registry().h.dimensionality:
+            raise UnitError(f"{what} must be a time such as '1 h' or '30 min'")
+        if q.magnitude < 0 or (q.magnitude == 0 and not allow_zero):
+            raise RegimenError(f"{what} must not be negative")
+        return q
+
+    @property
+    def per_weight(self) -> bool:
+        """True if the amount (or rate) is given per kg of body weight."""
+        return _per_weight(self.amount) or (self.rate is not None and _per_weight(self.rate))
+
+    def __str__(self) -> str:
+        into = self.into if self.into in _ROUTES else f"into {self.into}"
+        text = f"{_fmt(self.amount)} {into}"
+        if self.duration is not None:
+            text += f" over {_fmt(self.duration)}"
+        if self.rate is not None:
+            text += f" at {_fmt(self.rate)}"
+        if self.time.magnitude != 0:
+            text += f" starting at {_fmt(self.time)}"
+        return text
+
+
+# --------------------------------------------------------------------------------------------
+# Regimen
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegimenPart:
+    """A dose repeated ``count`` times every ``interval``, the first at ``dose.time``."""
+
+    dose: Dose
+    count: int = 1
+    interval: Any = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.count, bool) or not isinstance(self.count, (int, np.integer)) \
+                or self.count < 1:
+            raise RegimenError(f"{self.dose}: the number of doses must be an integer >= 1, got "
+                               f"{self.count!r}")
+        object.__setattr__(self, "count", int(self.count))
+        if self.interval is not None:
+            what = f"{self.dose}: interval {self.interval!r}"
+            q = _quantity(self.interval, what)
+            if q.dimensionality != registry().h.dimensionality:
+                raise UnitError(f"{what} must be a time such as '12 h'")
+            if not q.magnitude > 0:
+                raise RegimenError(f"{what} must be positive")
+            object.__setattr__(self, "interval", q)
+        elif self.count > 1:
+            raise RegimenError(f"{self.dose}: {self.count} doses need an interval")
+
+    @property
+    def last_time(self) -> pint.Quantity:
+        """Time of the last dose of the part."""
+        t = self.dose.time
+        return t if self.interval is None else t + (self.count - 1) * self.interval
+
+    def shifted(self, by: pint.Quantity) -> RegimenPart:
+        d = self.dose
+        dose = Dose(d.amount, d.into, time=d.time + by, duration=d.duration, rate=d.rate)
+        return RegimenPart(dose, self.count, self.interval)
+
+    def __str__(self) -> str:
+        text = str(self.dose)
+        if self.interval is not None:
+            text += f" every {_fmt(self.interval)} x {self.count}"
+        return text
+
+
+@dataclass(frozen=True)
+class Regimen:
+    """An ordered, immutable collection of dosing parts.
+
+    Build one with :meth:`single`, :meth:`repeat`, :meth:`then`, ``+`` or :meth:`parse`.
+    ``str(regimen)`` gives text that :meth:`parse` reads back to an equal regimen.
+
+    Parameters
+    ----------
+    parts : tuple of RegimenPart
+    """
+
+    parts: tuple[RegimenPart, ...]
+
+    def __post_init__(self) -> None:
+        parts = tuple(self.parts)
+        if not parts or not all(isinstance(p, RegimenPart) for p in parts):
+            raise RegimenError("a Regimen needs at least one RegimenPart")
+        object.__setattr__(self, "parts", parts)
+
+    # -- construction --------------------------------------------------------------------------
+    @classmethod
+    def single(cls, dose: Dose) -> Regimen:
+        """One dose."""
+        return cls((RegimenPart(dose),))
+
+    @classmethod
+    def repeat(cls, dose: Dose, *, every: Any, count: int | None = None,
+               until: Any = None) -> Regimen:
+        """``dose`` repeated ``every`` interval, ``count`` times or for the period ``until``.
+
+        ``until`` is the length of the dosing period measured from the first dose, exclusive:
+        ``until="7 d"`` with ``every="12 h"`` gives 14 doses.
+        """
+        if (count is None) == (until is None):
+            raise RegimenError(f"{dose}: give exactly one of count= or until=")
+        part = RegimenPart(dose, 1, every)
+        if until is not None:
+            what = f"{dose}: until {until!r}"
+            period = _quantity(until, what)
+            if period.dimensionality != registry().h.dimensionality or not period.magnitude > 0:
+                raise RegimenError(f"{what} must be a positive time such as '7 d'")
+            ratio = float(period.to("h").magnitude / part.interval.to("h").magnitude)
+            count = max(1, math.ceil(ratio - 1e-9))
+        return cls((RegimenPart(dose, count, part.interval),))
+
+    def then(self, other: Regimen | Dose, *, after: Any = None) -> Regimen:
+        """Append ``other`` after the last dose of this regimen.
+
+        ``other`` is shifted so that its first dose comes ``after`` the last dose of ``self``;
+        by default ``after`` is the interval of the part holding that last dose or, if that part
+        is a single dose, the first interval of ``other``. A single dose followed by a single
+        dose needs an explicit ``after``.
+        """
+        if isinstance(other, Dose):
+            other = Regimen.single(other)
+        last = max(self.parts, key=lambda p: float(p.last_time.to("h").magnitude))
+        nxt = min(other.parts, key=lambda p: float(p.dose.time.to("h").magnitude))
+        if after is not None:
+            gap = _quantity(after, f"then: after {after!r}")
+            if gap.dimensionality != registry().h.dimensionality or gap.magnitude < 0:
+                raise RegimenError(f"then: after {after!r} must be a non-negative time")
+        elif last.interval is not None:
+            gap = last.interval
+        elif nxt.interval is not None:
+            gap = nxt.interval
+        else:
+            raise RegimenError(f"'{last}' then '{nxt}': both are single doses, so the time "
+                               "between them is unknown; give it with after= (in text: "
+                               "'then ... after 24 h')")
+        shift = last.last_time + gap - nxt.dose.time
+        return Regimen(self.parts + tuple(p.shifted(shift) for p in other.parts))
+
+    def __add__(self, other: Regimen) -> Regimen:
+        if not isinstance(other, Regimen):
+            return NotImplemented
+        return Regimen(self.parts + other.parts)
+
+    def __str__(self) -> str:
+        return " and ".join(str(p) for p in self.parts)
+
+    # -- parsing ------------------------------------------------------------------------------
+    @classmethod
+    def parse(cls, text: str) -> Regimen:
+        """Read a regimen written in clinical shorthand.
+
+        Grammar (keywords are case-insensitive, commas are ignored)::
+
+            regimen  := part (joiner part)*
+            joiner   := "then" | "followed by"      the next part follows the previous one
+                      | "and" | ";" | "+"           merged: each part keeps its own start time
+            part     := ["loading" | "maintenance"] ["dose"] ["of"] AMOUNT clause*
+            clause   := route
+                      | "over" TIME                 infusion duration ("over 30 min")
+                      | "at" RATE                   infusion rate ("at 100 mg/h")
+                      | "at" TIME | "starting" ["at"] TIME    start time ("at 8 h")
+                      | "after" TIME                gap after the previous part (only after "then")
+                      | interval
+                      | "x" N ["doses"] | "for" N "doses"  number of doses ("x 14", "x14")
+                      | "for" TIME | "x" TIME       dosing period ("for 7 days", "for 2 weeks")
+            route    := "PO" | "oral" | "IV" ["bolus"] | "SC" | "IM" | "bolus" | "infusion"
+                      | "into" COMPARTMENT
+            interval := "q" TIME ("q12h", "q 12 h") | "every" TIME ("every 8 hours")
+                      | "every" UNIT ("every day") | "qd" | "od" | "daily" | "once daily"
+                      | "bid" | "twice daily" | "tid" | "qid" | "weekly"
+
+        AMOUNT, TIME and RATE are a number and a unit, written together or apart (``500mg``,
+        ``500 mg``, ``25 mg/kg``, ``12 h``, ``100 mg/h``); the unit is one word without spaces.
+
+        Rules:
+
+        * A dosing period is exclusive: "q12h for 7 days" is 14 doses (``ceil(period/interval)``).
+        * A repeated part needs a count or a period; a single dose has neither.
+        * The route carries over from the previous part when a part does not give one; the
+          infusion duration or rate does not (a part without "over"/"at" is a bolus).
+        * "then": the next part starts one interval after the last dose of the previous part,
+          using the previous part's interval or, when the previous part is a single dose, the
+          next part's own interval; "after TIME" overrides this and a single dose followed by a
+          single dose needs it. An explicit start ("at 8 h") is an absolute time.
+
+        Examples
+        --------
+        >>> r = Regimen.parse("loading 25 mg/kg IV over 2 h then 15 mg/kg q12h for 5 days")
+        >>> str(r)
+        '25 mg/kg IV over 2 h and 15 mg/kg IV starting at 12 h every 12 h x 10'
+
+        Raises
+        ------
+        RegimenError
+            Pointing at the word that could not be read, with this grammar.
+        """
+        return _Parser(text, dose=Dose, part=RegimenPart, regimen=cls).regimen()
+
+    # -- lowering ---------------------------------------------------------------------------
+    def to_events(self, model: Any, *, weight: Any = None) -> EventTable:
+        """Lower the regimen to an :class:`EventTable` for ``model``.
+
+        Parameters
+        ----------
+        model : Model
+            Gives ``time_unit``, ``states`` (name, unit) and ``routes``.
+        weight : QuantityLike or array, mass, optional
+            Body weight (a number is in kg; ``"82 kg"``; a 1-D array or pint array gives one
+            subject per weight). Needed when an amount or rate is per kg.
+
+        Returns
+        -------
+        EventTable
+            One record per part (``ADDL = count - 1``, ``II = interval``), infusions with
+            ``RATE = amount / duration``, amounts in the dosed state's unit, times in the model's
+            time unit, ``output`` False everywhere, no covariates. Subjects are numbered 1..n.
+        """
+        ureg = registry()
+        weights = _weights(weight)
+        n_sub = 1 if weights is None else weights.shape[0]
+        tu = model.time_unit
+        rows = []
+        for part in self.parts:
+            d = part.dose
+            k = _target(model, d.into)
+            unit = model.states[k].unit
+            time = convert(d.time, tu, what=f"{d}: time")
+            amt = _scaled(d.amount, weights, d, unit, n_sub)
+            if d.duration is not None:
+                rate = amt / convert(d.duration, tu, what=f"{d}: duration")
+            elif d.rate is not None:
+                rate = _scaled(d.rate * ureg.Quantity(1.0, tu), weights, d, unit, n_sub)
+            else:
+                rate = np.zeros(n_sub)
+            ii = 0.0 if part.interval is None else convert(part.interval, tu,
+                                                            what=f"{part}: interval")
+            rows.append((time, amt, k + 1, rate, ii, part.count - 1))
+        order = sorted(range(len(rows)), key=lambda j: rows[j][0])
+        rows = [rows[j] for j in order]
+        m = len(rows)
+
+        def per_record(j: int) -> np.ndarray:
+            return np.tile(np.array([r[j] for r in rows], dtype=float), n_sub)
+
+        def per_subject(j: int) -> np.ndarray:
+            return np.column_stack([r[j] for r in rows]).ravel()
+
+        return EventTable(
+            ids=np.arange(1, n_sub + 1), offsets=np.arange(n_sub + 1) * m,
+            time=per_record(0), evid=np.ones(n_sub * m, dtype=np.int64), amt=per_subject(1),
+            cmt=per_record(2).astype(np.int64), rate=per_subject(3), ii=per_record(4),
+            addl=per_record(5).astype(np.int64), ss=np.zeros(n_sub * m, dtype=np.int64),
+            output=np.zeros(n_sub * m, dtype=bool))
+
+
+def _weights(weight: Any) -> np.ndarray | None:
+    """Body weights in kg as a 1-D array (None if not given)."""
+    if weight is None:
+        return None
+    ureg = registry()
+    if isinstance(weight, str):
+        return _weights(convert(weight, "kg", what=f"weight {weight!r}"))
+    try:
+        if isinstance(weight, ureg.Quantity):
+            weight = weight.to("kg").magnitude
+        kg = np.atleast_1d(np.asarray(weight, dtype=float))
+    except Exception as exc:
+        raise UnitError(f"weight {weight!r}: expected a body weight such as '82 kg' or an "
+                        f"array of weights in kg ({exc})") from None
+    if kg.ndim != 1 or not np.all(np.isfinite(kg)) or not np.all(kg > 0):
+        raise RegimenError(f"weight {weight!r}: body weights must be positive finite numbers "
+                           "(kg) in a scalar or 1-D array")
+    return kg
+
+
+def _target(model: Any, into: str) -> int:
+    """Index of the state a dose ``into`` (route or state name) goes to."""
+    names = list(model.state_names)
+    routes = {k.upper(): v for k, v in dict(model.routes).items()}
+    state = routes.get(into.upper(), into if into in names else None)
+    if state not in names:
+        raise RegimenError(f"dose into {into!r}: model '{model.name}' has routes "
+                           f"{sorted(routes) or 'none'} ({routes}) and states {names}")
+    return names.index(state)
+
+
+def _scaled(q: pint.Quantity, weights: np.ndarray | None, dose: Dose, unit: str,
+            n_sub: int) -> np.ndarray:
+    """``q`` (maybe per kg) converted to ``unit``, one value per subject."""
+    ureg = registry()
+    if _per_weight(q):
+        if weights is None:
+            raise RegimenError(f"amount '{_fmt(q)}' is per kg of body weight: give the "
+                               f"patient's weight (to_events(model, weight='82 kg'))")
+        q = q * ureg.Quantity(weights, "kg")
+    try:
+        values = np.asarray(q.to(unit).magnitude, dtype=float)
+    except Exception:
+        raise UnitError(f"dose '{dose}': {_fmt(q) if q.ndim == 0 else q.units} cannot be "
+                        f"converted to the unit of the dosed state, {unit}") from None
+    return np.broadcast_to(values, (n_sub,)).astype(float)
