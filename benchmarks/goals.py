@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/goals.py            # the whole table (about 5-10 min on 2 cores)
     python benchmarks/goals.py --quick    # smaller cohorts and fewer repeats (smoke run)
+    python benchmarks/goals.py --readme   # also rewrite the table in README.md
+    python benchmarks/goals.py --readme-only   # copy the last run's table into README.md
 
 Each figure is measured now, in this run, and each speed goal is a ratio against a baseline
 measured in the same process (never a timed test). Start-up is measured in fresh processes (the
@@ -289,8 +291,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the cold starts (minutes each: the engine is compiled)")
     parser.add_argument("--output", type=Path, default=RESULTS,
                         help="where to write the Markdown table (default results/goals.md)")
+    parser.add_argument("--readme", action="store_true",
+                        help="also replace the goals table in the repository's README.md")
+    parser.add_argument("--readme-only", action="store_true",
+                        help="measure nothing: copy the table of the last run (--output) into "
+                             "README.md")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.readme_only:
+        update_readme(HERE.parent / "README.md", args.output.read_text())
+        return 0
 
     if args.worker:
         kind, *rest = args.worker
@@ -463,7 +473,28 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text + "\n")
     log(f"written to {args.output}")
+    if args.readme:
+        update_readme(HERE.parent / "README.md", text)
+        log("README.md updated")
     return 0
+
+
+README_START = "<!-- goals.py --readme: start -->"
+README_END = "<!-- goals.py --readme: end -->"
+
+
+def update_readme(readme: Path, table: str) -> None:
+    """Replace the text between the two goals markers of ``readme`` with ``table`` (its title
+    line dropped: the README has its own heading)."""
+    text = readme.read_text()
+    try:
+        head, rest = text.split(README_START, 1)
+        _, tail = rest.split(README_END, 1)
+    except ValueError:
+        msg = f"{readme} lacks the markers {README_START!r} and {README_END!r}"
+        raise SystemExit(msg) from None
+    body = table.split("\n", 2)[2] if table.startswith("# ") else table
+    readme.write_text(f"{head}{README_START}\n{body.strip()}\n{README_END}{tail}")
 
 
 if __name__ == "__main__":

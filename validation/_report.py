@@ -228,14 +228,15 @@ class Report:
 
 @dataclass
 class Result:
-    """What a validation script's ``run`` made: the fits, the comparison tables, the report and
-    its figures."""
+    """What a validation script's ``run`` made: the fits, the comparison tables, the report, its
+    figures, wall times by step and any scalar checks the script computed."""
 
     fits: dict[str, Any]
     comparisons: dict[str, pd.DataFrame]
     report: Path
     figures: list[Path] = field(default_factory=list)
     runtimes: dict[str, float] = field(default_factory=dict)
+    checks: dict[str, Any] = field(default_factory=dict)
 
 
 def command_line(run: Callable[..., Any], doc: str, out: Path, quick_help: str) -> None:

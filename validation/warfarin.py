@@ -33,10 +33,8 @@ and the report says so.
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,8 @@ import pandas as pd
 from _report import (
     REPORTS,
     Report,
+    Result,
+    command_line,
     compare,
     estimates_table,
     median_range,
@@ -52,7 +52,6 @@ from _report import (
     npde_paragraphs,
     print_table,
     residual_summary,
-    shared_dir,
 )
 from references import rscript
 
@@ -77,18 +76,6 @@ NCA_COLUMNS = {"Cmax": "Cmax (mg/L)", "Tmax": "Tmax (h)", "AUClast": "AUClast (m
 DESOLVE_TIMES = (0.0, 0.5, 1.0, 2.0, 3.0, 6.0, 9.0, 12.0, 24.0, 36.0, 48.0, 72.0, 96.0, 120.0,
                  144.0)
 DESOLVE_DOSE = 100.0
-
-
-@dataclass
-class Result:
-    """What :func:`run` made: the fits, the comparison tables, the report and its figures."""
-
-    fits: dict[str, Any]
-    comparisons: dict[str, pd.DataFrame]
-    report: Path
-    figures: list[Path] = field(default_factory=list)
-    runtimes: dict[str, float] = field(default_factory=dict)
-    checks: dict[str, Any] = field(default_factory=dict)
 
 
 class Clock:
@@ -829,14 +816,8 @@ def _runtime_section(report: Report, times: dict[str, tuple[float, float]]) -> N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=None,
-                        help="folder holding data/ (default: $PKPD_SHARED_DIR or ../shared)")
-    parser.add_argument("--out", type=Path, default=REPORTS / "warfarin")
-    parser.add_argument("--quick", action="store_true",
-                        help="12 subjects, short fits, few replicates (for the tests)")
-    args = parser.parse_args()
-    run(shared_dir(args.shared), args.out, quick=args.quick)
+    command_line(run, __doc__, REPORTS / "warfarin",
+                 "12 subjects, short fits, few replicates (for the tests)")
 
 
 if __name__ == "__main__":

@@ -266,7 +266,8 @@ def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.nda
 
     linear = uses_exact_stepping(compiled, solver)
     steady = bool(np.any(prep.ss != 0))
-    engine = _entry.compiled_run(linear, steady)
+    sens = len(compiled.model.sensitivities) > 0
+    engine = _entry.compiled_run(linear, steady, sens)
     if not (rtol > 0 and atol > 0):
         raise SolverError(f"rtol and atol must be positive (got rtol={rtol}, atol={atol})")
     n_sub = len(prep.subj_lo)
@@ -291,7 +292,7 @@ def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.nda
             status)
     kernels = (compiled.rhs, compiled.jac, compiled.derive, compiled.outputs, compiled.dosing,
                compiled.init, compiled.n_state, compiled.n_out, None if linear else 0,
-               0 if steady else None)
+               0 if steady else None, 0 if sens else None)
     bounds = _blocks(n_sub, n_threads())
     try:
         if len(bounds) == 2:

@@ -7,8 +7,9 @@ model) and :func:`pkpd.engine._ode._integrate` (Dormand-Prince 5(4), switching t
 4(3) when the problem turns stiff).
 
 The solver is chosen by the *type* of the argument ``solver``, not by its value: ``None`` means
-exact stepping, an integer the ODE solver. Numba removes the branch that cannot be taken
-before it types the function, so an engine compiled for a linear model contains no ODE
+exact stepping, the literal integer 0 the ODE solver. Numba removes the branch that cannot be
+taken before it types the function (dead-branch pruning, which needs the argument typed as None
+or as a literal), so an engine compiled for a linear model contains no ODE
 integrator and one compiled for a nonlinear model no matrix exponential: each compiles only
 what it runs (see :func:`pkpd.engine._loop.run`).
 """

@@ -93,10 +93,3 @@ def _fail(status, code, t, state, r):
     status[1] = t
     status[2] = state
     status[3] = r
-
-
-@_inline
-def _noref(a):
-    """A view of the C-contiguous array ``a`` that carries no reference count (valid while
-    ``a`` lives)."""
-    return nb.carray(ptr(a), a.shape)

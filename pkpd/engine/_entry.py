@@ -3,7 +3,8 @@
 :func:`pkpd.engine._loop.run` has no eager signature: a process compiles (or loads) only the
 variant it needs, exact stepping for linear models or the ODE solver for the others, so the
 first simulation of a linear model never waits for the ODE integrator to compile, nor one
-without steady-state doses for the steady-state solver.
+without steady-state doses for the steady-state solver, nor a model without forward
+sensitivities for their jumps at doses.
 
 numba decides whether a cached function is stale from its own source file only, yet the
 cached ``run`` contains the code of every engine module it calls. Before anything of the
@@ -25,7 +26,7 @@ from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from . import _loop
 
-_ENTRIES: dict[tuple[bool, bool], Callable[..., Any]] = {}
+_ENTRIES: dict[tuple[bool, bool, bool], Callable[..., Any]] = {}
 _LOCK = threading.Lock()
 _SOURCES = ("_advance", "_common", "_dopri5", "_exact", "_linalg", "_loop", "_ode", "_queue",
             "_rosenbrock", "_sens", "_steady")
@@ -66,14 +67,16 @@ def _check_cache() -> None:
         pass
 
 
-def compiled_run(exact: bool, steady: bool) -> Callable[..., Any]:
-    """The engine's entry point for exact stepping or the ODE solver, with or without SS.
+def compiled_run(exact: bool, steady: bool, sens: bool) -> Callable[..., Any]:
+    """The engine's entry point for exact stepping or the ODE solver, with or without SS
+    records, with or without forward sensitivities.
 
     The returned callable takes the arguments of :func:`pkpd.engine._loop.run` (``solver``
-    None for exact stepping, an integer otherwise; ``steady`` an integer if any record has
-    SS, else None) without numba's per-call dispatch on argument types.
+    None for exact stepping, 0 otherwise; ``steady`` 0 if any record has SS, else None;
+    ``sens`` 0 for a model with sensitivities, else None) without numba's per-call dispatch
+    on argument types.
     """
-    key = (exact, steady)
+    key = (exact, steady, sens)
     entry = _ENTRIES.get(key)
     if entry is None:
         with _LOCK:
@@ -81,7 +84,7 @@ def compiled_run(exact: bool, steady: bool) -> Callable[..., Any]:
             if entry is None:
                 if not _ENTRIES:
                     _check_cache()
-                sig = _loop.run_signature(exact, steady)
+                sig = _loop.run_signature(exact, steady, sens)
                 with warnings.catch_warnings():
                     # the kernels are first-class functions, a numba feature it still labels
                     # experimental; the warning says nothing to a user of this package

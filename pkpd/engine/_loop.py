@@ -57,7 +57,6 @@ from ._common import (
     _fail,
     _int,
     _jit,
-    _noref,
 )
 from ._exact import _lin_setup
 from ._queue import _next_pending, _pop, _push
@@ -87,65 +86,22 @@ def _cov_equal(q, cov_slot, rcov, r):
 
 
 @_jit
-def _subject(rhs, jac, derive, outputs, dosing, init, solver, steady, lo, hi, row_base, rtime,
-             revid, ramt, rcmt, rrate, rii, rss, rout, rcov, cov_slot, cov_nocb, rocc, bov_slot,
-             bov_val, bov_base, q, opts, out, states, want_states, status, ws, y, rates, active,
-             attrs, obuf, xss, tmpn, pend, ssres, sbuf):
+def _subject(rhs, jac, derive, outputs, dosing, init, solver, steady, sens, lo, hi, row_base,
+             rtime, revid, ramt, rcmt, rrate, rii, rss, rout, rcov, cov_slot, cov_nocb, rocc,
+             bov_slot, bov_val, bov_base, q, opts, out, states, want_states, status, ws, y, rates,
+             active, attrs, obuf, xss, tmpn, pend, ssres, sbuf):
     """Simulate one subject: records lo..hi-1, outputs in rows row_base + rout[r].
 
     Between-occasion etas (q slots ``bov_slot``) take the values of row ``bov_base + occasion``
     of ``bov_val``, the occasion of each record in ``rocc`` (LOCF: an occasion's values hold
     from its first record on)."""
-    # views without reference counting: every array handed on in the loop below would
-    # otherwise cost atomic reference-count updates at each call
-    y = _noref(y)
-    rates = _noref(rates)
-    active = _noref(active)
-    attrs = _noref(attrs)
-    obuf = _noref(obuf)
-    xss = _noref(xss)
-    tmpn = _noref(tmpn)
-    q = _noref(q)
-    out = _noref(out)
-    states = _noref(states)
-    status = _noref(status)
-    rtime = _noref(rtime)
-    revid = _noref(revid)
-    ramt = _noref(ramt)
-    rcmt = _noref(rcmt)
-    rrate = _noref(rrate)
-    rii = _noref(rii)
-    rss = _noref(rss)
-    rout = _noref(rout)
-    rcov = _noref(rcov)
-    cov_slot = _noref(cov_slot)
-    cov_nocb = _noref(cov_nocb)
-    rocc = _noref(rocc)
-    bov_slot = _noref(bov_slot)
-    bov_val = _noref(bov_val)
-    opts = _noref(opts)
-    ssres = _noref(ssres)
     n = y.shape[0]
     ncov = cov_slot.shape[0]
     wk, hst, diag, piv, la, lin, ist, xw = ws
-    wk = _noref(wk)
-    hst = _noref(hst)
-    diag = _noref(diag)
-    piv = _noref(piv)
-    la = _noref(la)
-    lin = _noref(lin)
-    ist = _noref(ist)
-    xw = _noref(xw)
     k3 = (rhs, jac, outputs)
     wsx = (wk, hst, diag, piv, la, lin, ist, xw, rtime, rout, obuf, out, states)
     pt, pk, pc, pv, px, npend = pend
     ym, f0, f1, xs, xe, xp = sbuf
-    ym = _noref(ym)
-    f0 = _noref(f0)
-    f1 = _noref(f1)
-    xs = _noref(xs)
-    xe = _noref(xe)
-    xp = _noref(xp)
     n_sens = int(opts[OPT_NSENS])
     nb = n // (n_sens + 1)
     k_bolus = _int(_BOLUS)
@@ -242,7 +198,7 @@ def _subject(rhs, jac, derive, outputs, dosing, init, solver, steady, lo, hi, ro
                 rates[c] = 0.0 if active[c] <= 0 else rates[c] - val
                 if active[c] < 0:
                     active[c] = 0
-            if n_sens > 0:
+            if sens is not None:
                 _sens_jump(rhs, t, y, q, rates, c, val if kind == _BOLUS else 0.0, xp,
                            kind == _INF_END and active[c] <= 0, nb, n_sens, ym, f0, f1)
             hst[0] = 0.0
@@ -292,7 +248,7 @@ def _subject(rhs, jac, derive, outputs, dosing, init, solver, steady, lo, hi, ro
                 rate = eff / dur
             ss = rss[r]
             ii = rii[r]
-            if n_sens > 0:
+            if sens is not None:
                 _sens_payload(c, amt, eff, rate, dur, rate_r, attrs, n, nb, n_sens, xs, xe)
             # steady state: compiled only into the variant for records with SS (``steady`` an
             # integer; the caller passes None when no record has SS)
@@ -313,7 +269,7 @@ def _subject(rhs, jac, derive, outputs, dosing, init, solver, steady, lo, hi, ro
                 if rate == 0.0:
                     if lag == 0.0:
                         y[c] += eff
-                        if n_sens > 0:
+                        if sens is not None:
                             _sens_jump(rhs, t, y, q, rates, c, eff, xs, no, nb, n_sens, ym,
                                        f0, f1)
                     else:
@@ -323,7 +279,7 @@ def _subject(rhs, jac, derive, outputs, dosing, init, solver, steady, lo, hi, ro
                     if lag == 0.0:
                         rates[c] += rate
                         active[c] += 1
-                        if n_sens > 0:
+                        if sens is not None:
                             _sens_jump(rhs, t, y, q, rates, c, 0.0, xs, no, nb, n_sens, ym,
                                        f0, f1)
                     else:
@@ -343,25 +299,29 @@ _I1 = types.int64[::1]
 _A2 = types.float64[:, ::1]
 
 
-def run_signature(exact: bool, steady: bool) -> types.Type:
+def run_signature(exact: bool, steady: bool, sens: bool) -> types.Type:
     """The signature :func:`run` is compiled for.
 
-    ``solver`` is None for exact stepping, an integer for the ODE solver (see
-    :mod:`pkpd.engine._advance`); ``steady`` is None when no record has SS, an integer
-    otherwise. numba drops the branches a variant cannot take, so each of the four variants
+    ``solver`` is None for exact stepping, the integer 0 (typed as that literal) for the ODE
+    solver (see :mod:`pkpd.engine._advance`); ``steady`` is None when no record has SS, an
+    integer otherwise; ``sens`` is None for a model without forward sensitivities, an integer
+    otherwise. numba drops the branches a variant cannot take, so each of the eight variants
     contains only the code it runs."""
     kt = KERNEL_TYPE
-    marker = {True: types.none, False: types.int64}
-    return types.void(kt, kt, kt, kt, kt, kt, types.int64, types.int64, marker[exact],
-                      marker[not steady], types.int64, types.int64, _I1, _I1, _I1, _A1, _I1,
-                      _A1, _I1, _A1, _A1, _I1, _I1, _A2, _I1, _I1, _I1, _I1, _A2, types.int64,
-                      _A2, _A1, _A2, _A2, types.int64, _A2)
+    # numba prunes ``x is None`` when x is typed None or as a literal, not as a plain int64
+    solver = types.none if exact else types.IntegerLiteral(0)
+    ss = types.int64 if steady else types.none
+    sn = types.int64 if sens else types.none
+    return types.void(kt, kt, kt, kt, kt, kt, types.int64, types.int64, solver, ss, sn,
+                      types.int64, types.int64, _I1, _I1, _I1, _A1, _I1, _A1, _I1, _A1, _A1, _I1,
+                      _I1, _A2, _I1, _I1, _I1, _I1, _A2, types.int64, _A2, _A1, _A2, _A2,
+                      types.int64, _A2)
 
 
 @nb.njit(cache=True, nogil=True)
-def run(rhs, jac, derive, outputs, dosing, init, n_state, n_out, solver, steady, s_first,
-        s_stop, subj_lo, subj_hi, row_base, rtime, revid, ramt, rcmt, rrate, rii, rss, rout,
-        rcov, cov_slot, cov_nocb, rocc, bov_slot, bov_val, n_occ, qin, opts, out, states,
+def run(rhs, jac, derive, outputs, dosing, init, n_state, n_out, solver, steady, sens,
+        s_first, s_stop, subj_lo, subj_hi, row_base, rtime, revid, ramt, rcmt, rrate, rii, rss,
+        rout, rcov, cov_slot, cov_nocb, rocc, bov_slot, bov_val, n_occ, qin, opts, out, states,
         want_states, status):  # pragma: no cover
     """Simulate subjects s_first..s_stop-1: subject s runs records subj_lo[s]..subj_hi[s]-1
     (subjects may share records) and writes outputs to rows row_base[s] + rout[r].
@@ -395,7 +355,7 @@ def run(rhs, jac, derive, outputs, dosing, init, n_state, n_out, solver, steady,
     for s in range(s_first, s_stop):
         for j in range(q.shape[0]):
             q[j] = qin[s, j]
-        _subject(rhs, jac, derive, outputs, dosing, init, solver, steady, subj_lo[s],
+        _subject(rhs, jac, derive, outputs, dosing, init, solver, steady, sens, subj_lo[s],
                  subj_hi[s], row_base[s], rtime, revid, ramt, rcmt, rrate, rii, rss, rout,
                  rcov, cov_slot, cov_nocb, rocc, bov_slot, bov_val, s * n_occ, q, opts, out,
                  states, want_states, status[s],
