@@ -11,8 +11,9 @@ Defaults for pharmacokinetic work live here, in one place:
 - ``max_steps = 100_000`` per interval between two records.
 
 The engine itself (the event loop :mod:`pkpd.engine._loop` and the solver modules behind
-:mod:`pkpd.engine._advance`) is compiled once per kind of solver, exact stepping or ODE, when
-first needed, and cached on disk (:mod:`pkpd.engine._entry`); the Python side here only
+:mod:`pkpd.engine._advance`) is compiled per variant (exact stepping or ODE solver, with or
+without SS records, with or without forward sensitivities) when first needed, and cached on
+disk (:mod:`pkpd.engine._entry`); the Python side here only
 prepares arrays (ADDL expansion, output requests, covariates of inserted records) and turns
 failure codes into :class:`pkpd.SolverError`.
 """
