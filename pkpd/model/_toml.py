@@ -6,7 +6,8 @@ A model file is data, never code: every equation is text read by the safe parser
 Tables and keys (anything else is an error naming it and listing the valid ones)::
 
     [model]                 # name (required), time_unit (default "h"), description,
-                            # and free-text metadata: source, doi, status, references, notes
+                            # and free-text metadata: source, doi, status, references, notes;
+                            # tags = ["structural", "pk"] (see pkpd.library.TAGS)
     name = "two_cmt_oral"
     time_unit = "h"
 
@@ -64,7 +65,7 @@ __all__ = ["SECTIONS", "load_model_file", "load_model_text", "model_from_toml"]
 SECTIONS = ("model", "parameters", "covariates", "variability", "individual", "states", "odes",
             "outputs", "dosing", "routes", "error")
 _MODEL_KEYS = ("name", "description", "time_unit", "source", "doi", "status", "references",
-               "notes")
+               "notes", "tags")
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -78,6 +79,12 @@ def _check_keys(table: Mapping[str, Any], valid: tuple[str, ...], where: str) ->
     for key in table:
         if key not in valid:
             raise ModelError(f"{where}: unknown key {key!r} (valid keys: {', '.join(valid)})")
+
+
+def _check_tags(tags: Any, where: str) -> None:
+    if not (isinstance(tags, list) and all(isinstance(t, str) and t.strip() for t in tags)):
+        raise ModelError(f"{where}: [model] tags must be a list of words, e.g. "
+                         f'["structural", "pk"], got {tags!r}')
 
 
 def _expr_and_unit(spec: Any, where: str) -> tuple[Any, str | None]:
@@ -102,6 +109,7 @@ def model_from_toml(data: Mapping[str, Any], *, source: str = "<model>") -> Mode
         raise ModelError(f"{source}: [model] needs a name")
     mb = ModelBuilder(head["name"], time_unit=head.get("time_unit", "h"),
                       description=head.get("description", ""))
+    _check_tags(head.get("tags", []), source)
     meta = {k: v for k, v in head.items() if k not in ("name", "description", "time_unit")}
     if meta:
         mb.metadata(**meta)
