@@ -1,7 +1,10 @@
 """The ``pkpd`` command line.
 
-``pkpd models``
-    list the bundled models.
+``pkpd models [--tag TAG]``
+    list the bundled models with their tags and a one-line summary.
+``pkpd show MODEL``
+    print a model: what it is, its source, parameters with units, covariates, variability,
+    equations, outputs, dosing and residual error.
 ``pkpd simulate MODEL --regimen TEXT --times RANGE [--cov NAME=VALUE ...] [--plot FILE]``
     simulate one subject (typical values, or covariates given with ``--cov``), print the
     predictions and a short exposure summary, optionally save a plot (PNG) and a CSV.
@@ -25,7 +28,14 @@ __all__ = ["main"]
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pkpd", description="PK/PD simulation from the command line")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("models", help="list the bundled models")
+    m = sub.add_parser("models", help="list the bundled models",
+                       description="List the bundled models: name, tags and a one-line summary.",
+                       epilog="examples:\n  pkpd models\n  pkpd models --tag pbpk",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    m.add_argument("--tag", help="only models with this tag (structural, drug, pbpk, "
+                                 "paediatric, pk, pd, tmdd, tdm, reference)")
+    w = sub.add_parser("show", help="print a model's summary (equations, parameters, source)")
+    w.add_argument("model", help="name of a bundled model or path to a model file (.toml)")
     s = sub.add_parser("simulate", help="simulate a dosing regimen for one subject")
     s.add_argument("model", help="name of a bundled model or path to a model file (.toml)")
     s.add_argument("--regimen", required=True,
@@ -152,10 +162,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "models":
-            from .library import list_models
+            from .library import catalog
 
-            for name in list_models():
-                print(name)
+            entries = catalog(args.tag)
+            width = max((len(e.name) for e in entries), default=0)
+            for e in entries:
+                print(f"{e.name:<{width}}  {e.summary}  [{', '.join(e.tags)}]")
+            return 0
+        if args.command == "show":
+            from .library import load_model
+
+            print(load_model(args.model).summary())
             return 0
         if args.command == "fit":
             return _fit(args)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -221,13 +223,64 @@ class Model:
                 f"outputs {', '.join(self.output_names)}; hash {self.hash[:12]})")
 
     def summary(self) -> str:
-        """A readable listing of the equations."""
-        out: list[str] = [f"model {self.name} (time in {self.time_unit}): {self.description}"]
-        out += [f"  parameter {p.name} = {p.value} {p.unit}" for p in self.parameters]
-        out += [f"  covariate {c.name} [{c.unit}] default {c.default}" for c in self.covariates]
-        out += [f"  eta {e}" for e in self.etas]
-        out += [f"  {d.name} = {d.expr}  [{d.unit}]" for d in self.derived]
-        out += [f"  d{s.name}/dt = {e}  [{s.unit}]"
-                for s, e in zip(self.states, self.odes, strict=True)]
-        out += [f"  {o.name} = {o.scale:g} * ({o.expr})  [{o.unit}]" for o in self.outputs]
+        """A readable listing: what the model is, where it comes from, its parameters with
+        units, covariates, variability, equations, outputs, dosing and residual error.
+
+        Examples
+        --------
+        >>> import pkpd
+        >>> print(pkpd.load_model("two_cmt_oral").summary())  # doctest: +ELLIPSIS
+        model two_cmt_oral (time in h)
+        ...
+        parameters (typical values)
+          TVKA = 1 1/h  absorption rate constant
+        ...
+        """
+        meta = self.metadata
+        out: list[str] = [f"model {self.name} (time in {self.time_unit})"]
+        if self.description:
+            out += textwrap.wrap(self.description, 96, initial_indent="  ",
+                                 subsequent_indent="  ")
+        for key in ("tags", "source", "references", "doi", "status", "notes"):
+            if meta.get(key):
+                out += textwrap.wrap(f"{key}: {meta[key]}", 96, subsequent_indent="    ")
+        out.append("parameters (typical values)")
+        out += [f"  {p.name} = {p.value:g} {'' if p.unit == '1' else p.unit}".rstrip()
+                + (" (fixed)" if p.fixed else "") + (f"  {p.description}" if p.description else "")
+                for p in self.parameters]
+        if self.covariates:
+            out.append("covariates")
+            out += [f"  {c.name} [{c.unit}]"
+                    + ("" if c.default is None else f" default {c.default:g}")
+                    + (f"  {c.description}" if c.description else "") for c in self.covariates]
+        if self.etas and self.omega is not None:
+            out.append("between-subject variability (omega: variance of eta; CV of exp(eta))")
+            for k, eta in enumerate(self.etas):
+                var = float(self.omega[k, k])
+                cv = 100.0 * math.sqrt(math.expm1(var)) if var > 0 else 0.0
+                occ = ", between occasions" if eta in self.occasion_etas else ""
+                out.append(f"  {eta}: {var:g} (CV {cv:.1f} %{occ})")
+        if self.derived:
+            out.append("individual parameters")
+            out += [f"  {d.name} = {d.expr}  [{d.unit}]" for d in self.derived]
+        out.append("states")
+        for st, e in zip(self.states, self.odes, strict=True):
+            init = "" if st.initial.is_zero else f", {st.name}(0) = {st.initial}"
+            out.append(f"  d({st.name})/dt = {e}  [{st.unit}{init}]")
+        out.append("outputs")
+        out += [f"  {o.name} = " + (f"{o.scale:g} * ({o.expr})" if o.scale != 1 else f"{o.expr}")
+                + f"  [{o.unit}]" for o in self.outputs]
+        for d in self.dosing:
+            attrs = [f"{k} = {v}" for k, v in (("F", d.F), ("lag", d.lag), ("rate", d.rate),
+                                                ("duration", d.duration)) if v is not None]
+            out.append(f"dosing into {d.state}: {', '.join(attrs)}")
+        if self.routes:
+            out.append("routes: " + ", ".join(f"{k} -> {v}" for k, v in self.routes.items()))
+        if self.error:
+            out.append("residual error")
+            for k, e in self.error.items():
+                parts = ", ".join(f"{c} {e.sigmas[f'{k}.{c}']:g}" for c in e.components)
+                out.append(f"  {k}: {parts}" if len(e.components) == 1
+                           else f"  {k}: {e.kind} ({parts}; "
+                           f"{'SDs' if e.form == 'sd' else 'variances'} add)")
         return "\n".join(out)

@@ -14,14 +14,16 @@ TWO_CMT_META = {
                   "Concepts and Applications, 5th ed. Swedish Pharmaceutical Press, 2016 "
                   "(chapter 2, multi-compartment models)",
     "status": "reference model for tests and benchmarks; not a clinical model",
+    "tags": ["structural", "pk", "reference"],
 }
 
 
 def build_two_cmt_oral() -> Model:
     """two_cmt_oral declared through the Python API, mixing sympy expressions and text."""
     mb = ModelBuilder("two_cmt_oral", time_unit="h",
-                      description="Two-compartment disposition with first-order absorption "
-                                  "and linear elimination (standard benchmark model)")
+                      description="Two compartments, oral, allometric weight scaling (benchmark "
+                                  "model M1). Two-compartment disposition with first-order "
+                                  "absorption and linear elimination")
     TVKA, TVCL, _, TVQ, TVV2 = mb.parameters(
         TVKA={"value": 1.0, "unit": "1/h", "description": "absorption rate constant"},
         TVCL={"value": 5.0, "unit": "L/h", "description": "clearance at 70 kg"},
