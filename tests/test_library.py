@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import pkpd
+import pkpd.library
 from pkpd import ModelError
 from pkpd.model import ErrorModel
 
@@ -147,7 +148,7 @@ def test_models_are_found_from_an_installed_wheel(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
                     "--no-deps", str(wheel)], check=True, capture_output=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    code = ("import pkpd, pathlib; assert 'fresh' in pathlib.Path(pkpd.__file__).parts; "
+    code = ("import pathlib, pkpd.library; assert 'fresh' in pathlib.Path(pkpd.__file__).parts; "
             "print('\\n'.join(str(e) for e in pkpd.library.catalog()))")
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True,
                          cwd=tmp_path, env=env).stdout.splitlines()
