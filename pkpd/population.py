@@ -29,15 +29,15 @@ How a virtual patient is drawn
    table, interpolated linearly in age. Weight is ``BMI * (HT/100)**2``: taller patients are
    heavier (the within-sex correlation of height and weight comes out at about 0.3-0.45, somewhat
    below the 0.4-0.5 seen in survey data, because height and BMI are drawn independently).
-3. SCR is ``Q * (1 + 0.168 * z)``, where Q is the median serum creatinine of a healthy person
-   (Pottel et al.) and 0.168 = 0.33/1.96 gives the published 95 % reference interval of
-   SCR/Q, 0.67-1.33. Adults: Q = 0.90 mg/dL (men), 0.70 mg/dL (women), independent of age
-   (Pottel H et al., Nephrol Dial Transplant 2016;31:798-806, the FAS equation). Children: Q from
-   height, ``Q = 3.94 - 13.4 H + 17.6 H^2 - 9.84 H^3 + 2.04 H^4`` (H in m; Hoste L et al.,
-   Nephrol Dial Transplant 2014;29:1082-91), capped at the adult Q of the same sex (the
-   polynomial is fitted to children's heights and rises steeply above 1.8 m). So SCR depends on
-   sex, and for children on height and thereby age; the kidney function of adults falls with age
-   through the age terms of Cockcroft-Gault and CKD-EPI, not through SCR.
+3. SCR (serum creatinine) of adults, given sex and age, follows an LMS distribution of a
+   reference table interpolated linearly in age, like height and BMI (``pkpd/_data/creatinine.csv``,
+   below); it is drawn independently of height and weight (the source gives no joint
+   distribution). Children: ``Q * (1 + 0.168 * z)``, where Q is the median serum creatinine of
+   healthy children of that height, ``Q = 3.94 - 13.4 H + 17.6 H^2 - 9.84 H^3 + 2.04 H^4`` (H
+   in m; Hoste L et al., Nephrol Dial Transplant 2014;29:1082-91), capped at Pottel's adult Q
+   (0.90 mg/dL men, 0.70 mg/dL women; Pottel H et al., Nephrol Dial Transplant 2016;31:798-806;
+   the polynomial rises steeply above 1.8 m), and 0.168 = 0.33/1.96 gives Pottel's 95 %
+   interval of SCR/Q, 0.67-1.33. CRCL and EGFR follow from SCR, age, sex and body size.
 4. Every z-score is standard normal truncated to [-3, 3] (drawn by inversion). Beyond
    ``|z| = 2`` values are continued linearly, one unit of z adding half the distance between the
    median and the value at z = +/-2 (the CDC's rule for extreme BMI, used for its modified
@@ -65,6 +65,21 @@ Reference data (``pkpd/_data/anthropometry.csv``; its header says how each row w
   three percentiles. These are US-population references of all races together; no race or
   ethnicity is sampled.
 
+Reference data for SCR (``pkpd/_data/creatinine.csv``; its header says how each row was made)
+--------------------------------------------------------------------------------------------
+- ``kind="adult"``: the Nijmegen Biomedical Study (Wetzels JFM et al., Kidney Int
+  2007;72:632-637, Table 1), percentiles P5-P95 of the MDRD eGFR of apparently healthy Dutch
+  adults (no known hypertension, diabetes, cardiovascular or renal disease) by sex and 5-year
+  age group, 18-24 to 85-90 years, turned into IDMS-traceable SCR percentiles by inverting the
+  MDRD equation at the group's middle age; L, M, S are fitted to those percentiles. The rows sit
+  at the groups' middles (21.5 ... 87.5 y), held constant outside. The median SCR rises with age
+  (men 0.96 mg/dL at 18-24 y, 0.98-1.04 at 40-84 y, 1.08 at 85-90 y; women 0.80, 0.81-0.90,
+  0.88) and its spread widens after 75 y. At 20-70 years these values lie 12 % (men) and 20 %
+  (women) above Pottel's Belgian means (0.90 / 0.70 mg/dL, kept for children's cap): published
+  healthy references differ by that much. Kidney function by age agrees with an independent
+  study of measured GFR (UK living kidney donors; ``tests/test_population_kidney.py``). The
+  transcription of the table is unverified (see the file's header).
+
 Approximation error, honestly
 -----------------------------
 Marginal height and BMI reproduce the tabulated percentiles to within sampling error plus the
@@ -73,13 +88,16 @@ normal, also misses the report's slightly asymmetric 5th and 95th percentiles by
 Weight is derived, not tabulated: its median matches the CDC weight-for-age medians for children
 and the NHANES 2021-2023 weight medians for adults (Table 3 of the report above) within about 3 %,
 while its tails are less exact (about 5 % for adults; BMI is drawn independently of height; the
-true BMI-height association is weak but not zero). Adult SCR describes kidney-healthy people: the
-population has the SCR of healthy ageing, not the tail of chronic kidney disease of a general
-population; give a table (:meth:`Population.from_table`) for a renally impaired cohort.
+true BMI-height association is weak but not zero). Adult SCR reproduces the table's P5, P25,
+P75 and P95 within 2.5 % below 85 years (within 10 % at 85-90 years, whose 30 people per sex
+give a ragged distribution). It describes kidney-healthy people: the population has the SCR of
+healthy ageing, not the tail of chronic kidney disease of a general population; give a table
+(:meth:`Population.from_table`) for a renally impaired cohort.
 
-Derived covariates are computed with private functions here (``_bmi``, ``_bsa_mosteller``,
-``_crcl_cockcroft_gault``, ``_egfr_ckd_epi_2021``, ``_egfr_schwartz_bedside``,
-``_scr_q_height``), each with its published formula and reference.
+Derived covariates are computed with the published formulas of :mod:`pkpd.covariates`
+(``bmi``, ``bsa_mosteller``, ``crcl_cockcroft_gault``, ``egfr_ckd_epi_2021``,
+``egfr_schwartz_bedside``); serum creatinine and kidney function are drawn by the internal
+module ``pkpd._kidney``.
 """
 
 from __future__ import annotations
@@ -92,6 +110,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from . import covariates as cv
+from ._kidney import kidney_function, scr_adult_lms, scr_child
 from .errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -115,24 +134,10 @@ AGE_SPAN: dict[str, tuple[float, float]] = {"adult": (18.0, 90.0), "child": (2.0
 _DEFAULT_AGE = {"adult": (18.0, 80.0), "child": (2.0, 18.0)}
 
 _Z_MAX = 3.0                              # z-scores truncated to [-3, 3]
-_SCR_Q_ADULT = np.array([0.70, 0.90])     # mg/dL, [female, male] (Pottel 2016)
-_SCR_CV = 0.33 / 1.959963984540054        # SCR/Q in 0.67-1.33 (95 %), Pottel 2016
 
 # NONMEM record columns: never baseline covariates of a subject
 _RECORD_COLUMNS = frozenset({"ID", "TIME", "AMT", "DV", "EVID", "MDV", "CMT", "RATE", "II",
                              "ADDL", "SS", "DVID", "ROW", "LNDV", "BLQ", "CENS", "TAD"})
-
-
-# --------------------------------------------------------------------------------------------
-# derived covariates (published formulas)
-# --------------------------------------------------------------------------------------------
-
-
-def _scr_q_height(ht_m: np.ndarray) -> np.ndarray:
-    """Median serum creatinine (mg/dL) of healthy children of height ``ht_m`` (m):
-    ``3.94 - 13.4 H + 17.6 H^2 - 9.84 H^3 + 2.04 H^4`` (Hoste L et al., Nephrol Dial Transplant
-    2014;29:1082-91)."""
-    return np.polynomial.polynomial.polyval(ht_m, [3.94, -13.4, 17.6, -9.84, 2.04])
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,15 +465,11 @@ class Population:
             ht[m] = _lms(p[0], p[1], p[2], z[m, 0])
             bmi[m] = _lms(p[3], p[4], p[5], z[m, 1])
         wt = bmi * (ht / 100.0) ** 2
-        q_adult = _SCR_Q_ADULT[sex]
-        q = q_adult if self._kind == "adult" else np.minimum(_scr_q_height(ht / 100.0), q_adult)
-        scr = q * (1.0 + _SCR_CV * z[:, 2])
         if self._kind == "adult":
-            crcl = cv.crcl_cockcroft_gault(age, wt, scr, sex)
-            egfr = cv.egfr_ckd_epi_2021(scr, age, sex)
+            scr = _lms(*scr_adult_lms(sex, age), z[:, 2])
         else:
-            crcl = np.full(n, np.nan)
-            egfr = cv.egfr_schwartz_bedside(ht, scr)
+            scr = scr_child(ht, sex, z[:, 2])
+        crcl, egfr = kidney_function(self._kind, sex, age, ht, wt, scr)
         return pd.DataFrame({
             "ID": np.arange(1, n + 1, dtype=np.int64), "SEX": sex, "AGE": age, "HT": ht,
             "WT": wt, "SCR": scr, "BMI": cv.bmi(wt, ht), "BSA": cv.bsa_mosteller(wt, ht),
