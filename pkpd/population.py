@@ -88,8 +88,8 @@ normal, also misses the report's slightly asymmetric 5th and 95th percentiles by
 Weight is derived, not tabulated: its median matches the CDC weight-for-age medians for children
 and the NHANES 2021-2023 weight medians for adults (Table 3 of the report above) within about 3 %,
 while its tails are less exact (about 5 % for adults; BMI is drawn independently of height; the
-true BMI-height association is weak but not zero). Adult SCR reproduces the table's P5, P25,
-P75 and P95 within 2.5 % below 85 years (within 10 % at 85-90 years, whose 30 people per sex
+true BMI-height association is weak but not zero). The SCR curves reproduce the table's P5, P25,
+P75 and P95 within 2.6 % below 85 years (within 10 % at 85-90 years, whose 30 people per sex
 give a ragged distribution). It describes kidney-healthy people: the population has the SCR of
 healthy ageing, not the tail of chronic kidney disease of a general population; give a table
 (:meth:`Population.from_table`) for a renally impaired cohort.
