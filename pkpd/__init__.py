@@ -70,6 +70,9 @@ _LAZY: dict[str, str] = {
     "TrialArm": "pkpd.trials",
     "PublishedSummary": "pkpd.trials",
     "PublishedComparison": "pkpd.trials",
+    "physiology": "pkpd.pbpk",
+    "partition_coefficients": "pkpd.pbpk",
+    "load_pbpk_text": "pkpd.pbpk",
 }
 
 __all__ = [
