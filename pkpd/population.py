@@ -90,8 +90,8 @@ and the NHANES 2021-2023 weight medians for adults (Table 3 of the report above)
 while its tails are less exact (about 5 % for adults; BMI is drawn independently of height; the
 true BMI-height association is weak but not zero). The SCR curves reproduce the table's P5, P25,
 P75 and P95 within 2.6 % below 85 years (within 10 % at 85-90 years, whose 30 people per sex
-give a ragged distribution). It describes kidney-healthy people: the population has the SCR of
-healthy ageing, not the tail of chronic kidney disease of a general population; give a table
+give a ragged distribution). Adult SCR describes kidney-healthy people: the population has the
+SCR of healthy ageing, not the tail of chronic kidney disease of a general population; give a table
 (:meth:`Population.from_table`) for a renally impaired cohort.
 
 Derived covariates are computed with the published formulas of :mod:`pkpd.covariates`
