@@ -106,7 +106,8 @@ REGIMENS = {
     "infusion": ("250 mg IV over 1 h", [(0.0, 250.0, 1.0)]),
     "oral": ("250 mg PO", [(0.0, 250.0)]),
     "multiple bolus": ("100 mg IV q8h x 4", [(8.0 * i, 100.0) for i in range(4)]),
-    "multiple infusion": ("100 mg IV over 1 h q12h x 3", [(12.0 * i, 100.0, 1.0) for i in range(3)]),
+    "multiple infusion": ("100 mg IV over 1 h q12h x 3",
+                          [(12.0 * i, 100.0, 1.0) for i in range(3)]),
     "multiple oral": ("100 mg PO q12h x 5", [(12.0 * i, 100.0) for i in range(5)]),
 }
 
