@@ -94,10 +94,17 @@ def test_table_lms_reproduces_its_percentiles() -> None:
 
 
 def test_table_matches_the_wetzels_abstract() -> None:
+    # the abstract: median eGFR 85 (men) / 83 (women) at 30-34 years; 1660 men, 2072 women,
+    # 869 aged 65 or older; decline "approximately 0.4 ml/min/year"
     t = _table()
+    assert len(t) == 28 and set(t.age_lo) == {18, *range(25, 90, 5)}
     g = t[t.age_lo == 30].set_index("sex").egfr_P50
     assert (g[1], g[0]) == (85, 83)
-    assert len(t) == 28 and set(t.age_lo) == set(range(18, 19)) | set(range(25, 90, 5))
+    men, women = t[t.sex == 1].n.sum(), t[t.sex == 0].n.sum()
+    assert (men, women, t[t.age_lo >= 65].n.sum()) == (1660, 2072, 869)
+    for sex in (0, 1):
+        rows = t[t.sex == sex]
+        assert -np.polyfit(rows.age_years, rows.egfr_P50, 1)[0] == pytest.approx(0.4, abs=0.05)
 
 
 # ---------------------------------------------------------------- round trip
