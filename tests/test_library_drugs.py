@@ -373,3 +373,37 @@ def test_tod_concentrations_against_scipy(tod: Any) -> None:
         ref = linear_reference(two_cmt(cl, 8.92, 4.43, 11.4),
                                [(24.0 * k, dose, 0.5) for k in range(3)], times, 8.92)
         assert rel_err(ds["CP"].values[0], ref) < 1e-7
+
+
+# -- theophylline, Pinheiro and Bates 2000 -----------------------------------------------------
+def ssfol(dose_mgkg: Array, t: Array, lke: Array, lka: Array, lcl: Array) -> Array:
+    """R's SSfol: the first-order absorption model of Pinheiro and Bates with dose in mg/kg."""
+    ke, ka = np.exp(lke), np.exp(lka)
+    return dose_mgkg * np.exp(lke + lka - lcl) * (np.exp(-ke * t) - np.exp(-ka * t)) / (ka - ke)
+
+
+def test_theophylline_predictions_against_ssfol(shared_dir: Any) -> None:
+    """fm3Theo.nlme (lKe -2.4547038, lKa 0.4657339, lCl -3.2272226; random effects on lKa and
+    lCl) for the 12 subjects of R's Theoph: population predictions, and individual ones with
+    random effects, against the closed form with each subject's dose in mg/kg."""
+    import pandas as pd
+
+    from pkpd.io.nonmem import read_nonmem
+
+    path = shared_dir / "data" / "theophylline.csv"
+    m = pkpd.load_model("theophylline_pinheiro2000")
+    frame = pd.read_csv(path)
+    obs = frame[frame["EVID"] == 0]
+    data = read_nonmem(path, model=m)
+    b_ka = np.linspace(-0.8, 0.8, 12)
+    b_cl = np.linspace(0.2, -0.2, 12)
+    for etas in ({}, {"eta_KA": b_ka, "eta_CL": b_cl}):
+        ds = pkpd.simulate(m, data, params=etas or None, **SIM_TOL)
+        got = ds["CP"].values[ds["evid"].values == 0]
+        ids = obs["ID"].to_numpy() - 1
+        ref = ssfol(obs["DOSE_MGKG"].to_numpy(), obs["TIME"].to_numpy(), -2.4547038,
+                    0.4657339 + (b_ka[ids] if etas else 0.0),
+                    -3.2272226 + (b_cl[ids] if etas else 0.0))
+        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-9)
+    assert m.error["CP"].additive == 0.7092541
+    np.testing.assert_allclose(np.sqrt(np.diag(m.omega)), [0.6435777, 0.1669281], rtol=1e-6)
