@@ -107,7 +107,8 @@ def tod() -> Any:
 
 
 @pytest.mark.parametrize("name", ["vancomycin_goti2018", "vancomycin_goti2018_cg",
-                                  "vancomycin_chen2023", "amikacin_tod1998"])
+                                  "vancomycin_chen2023", "amikacin_tod1998",
+                                  "theophylline_pinheiro2000"])
 def test_documented_as_published_drug_models(name: str) -> None:
     m = pkpd.load_model(name)
     assert {"drug", "pk"} <= set(m.metadata["tags"].split("; "))
