@@ -41,9 +41,10 @@ How a virtual patient is drawn
 4. Every z-score is standard normal truncated to [-3, 3] (drawn by inversion). Beyond
    ``|z| = 2`` values are continued linearly, one unit of z adding half the distance between the
    median and the value at z = +/-2 (the CDC's rule for extreme BMI, used for its modified
-   z-scores): the LMS curves of BMI, with their strongly negative L, are not meant for the far
-   tail and explode there. The truncation moves the 5th and 95th percentiles by 0.012 z
-   (under 0.5 % of BMI, 0.1 cm of height); the tail rule does not touch them.
+   z-scores): the LMS curves of BMI (and of SCR after 75 years), with their strongly negative
+   L, are not meant for the far tail and explode there. The truncation moves the 5th and 95th
+   percentiles by 0.012 z (under 0.5 % of BMI, 0.1 cm of height); the tail rule does not touch
+   them.
 
 Reference data (``pkpd/_data/anthropometry.csv``; its header says how each row was made)
 -----------------------------------------------------------------------------------------
