@@ -17,8 +17,9 @@ are scaled to the individual as follows (every tissue has density 1 kg/L):
   ``FFM = 9270 WT / (6680 + 216 BMI)`` (men) or ``9270 WT / (8780 + 244 BMI)`` (women);
   lean tissues (bone, gut, heart, kidney, lung, muscle, skin, spleen, rest of body) scale
   with ``FFM / FFM_ref`` (the same formula at the reference height and weight of the sex),
-  adipose tissue with the fat mass ``(WT - FFM) / (WT_ref - FFM_ref)``; the brain keeps its
-  reference mass;
+  adipose tissue with the fat mass ``(WT - FFM) / (WT_ref - FFM_ref)``, the fat mass taken
+  as at least 3 % of the weight (the formula gives FFM >= WT below a BMI of about 12 in men);
+  the brain keeps its reference mass;
 * liver volume by Johnson TN et al. (Liver Transpl 2005;11:1481-1493),
   ``V_liver = 0.722 BSA^1.176`` L;
 * blood volume by Nadler SB, Hidalgo JU, Bloch T (Surgery 1962;51:224-232),
@@ -113,7 +114,7 @@ def equations() -> list[tuple[str, str, str | None]]:
         ("BSA", "0.007184*WT**0.425*HT**0.725", None),
         ("FFM", "9270*WT/(SEX*(6680 + 216*BMI) + (1 - SEX)*(8780 + 244*BMI))", None),
         ("SLEAN", f"FFM/{_by_sex(ffm_ref[1], ffm_ref[0])}", None),
-        ("SFAT", f"(WT - FFM)/{_by_sex(fat_ref[1], fat_ref[0])}", None),
+        ("SFAT", f"max(WT - FFM, 0.03*WT)/{_by_sex(fat_ref[1], fat_ref[0])}", None),
         ("CO", "BSA*(CI20 - CI_AGE*(AGE - 20))", "L/h"),
     ]
     for tissue, row in table.items():
@@ -195,7 +196,7 @@ def physiology(sex: float, age: float, height: float, weight: float
     >>> round(p["CO"][0]), p["CO"][1]
     (323, 'L/h')
     >>> round(p["V_LIVER"][0], 2)
-    1.52
+    1.53
     """
     from ..errors import DataError
 
