@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("engine",),                    # the numeric core
     # inputs, each lowered to arrays on its own: regimens and datasets, subjects, variability
     ("events", "_regimen", "_regimen_text", "io", "_covariate_relations", "covariates", "patient",
-     "population", "variability", "library"),
+     "_kidney", "population", "variability", "pbpk", "library"),
     ("_plan", "_sampling"),         # events + params + times -> the engine's arrays; streams
     ("simulation",),                # one in-process run -> xarray.Dataset
     ("scale",),                     # the same chunked over subjects (dask, zarr)
