@@ -364,3 +364,14 @@ def test_population_simulation(compiled, name: str) -> None:
     cp, obs = ds["CP"].values, ds["CP_obs"].values
     assert cp.shape == (1, 20, 25) and np.all(np.isfinite(obs))
     assert np.all(cp[..., 1:] > 0) and np.std(cp[..., -1]) > 0
+
+
+def test_population_simulation_of_the_analytic_transit_model(compiled) -> None:
+    cm = compiled["transit_absorption_analytic"]
+    assert set(cm.model.routes) == {"IV"}  # the oral dose is the parameter DOSE
+    assert {"structural", "pk"} <= set(cm.model.metadata["tags"].split("; "))
+    ds = pkpd.simulate(cm, empty_events(), params={"DOSE": [100.0]},
+                       times="0..24 h by 1 h", n=20, seed=1)
+    cp = ds["CP"].values
+    assert cp.shape == (1, 20, 25) and np.all(np.isfinite(ds["CP_obs"].values))
+    assert np.all(cp[..., 0] == 0.0) and np.all(cp[..., 1:] > 0) and np.std(cp[..., -1]) > 0
