@@ -11,6 +11,7 @@ inst/modeldb/specificDrugs and vignettes/articles), not from the articles: see e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any
@@ -114,7 +115,7 @@ def test_documented_as_published_drug_models(name: str) -> None:
     assert {"drug", "pk"} <= set(m.metadata["tags"].split("; "))
     assert m.metadata["doi"] and m.metadata["source"] and m.metadata["references"]
     assert "not from the article" in m.metadata["status"]
-    assert len(m.description.split(". ")[0]) <= 95
+    assert len(re.split(r"[.:;](?:\s|$)", m.description)[0]) <= 90   # pkpd models summary
 
 
 # -- vancomycin, Goti 2018 ---------------------------------------------------------------------
