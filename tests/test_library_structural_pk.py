@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -375,3 +376,30 @@ def test_population_simulation_of_the_analytic_transit_model(compiled) -> None:
     cp = ds["CP"].values
     assert cp.shape == (1, 20, 25) and np.all(np.isfinite(ds["CP_obs"].values))
     assert np.all(cp[..., 0] == 0.0) and np.all(cp[..., 1:] > 0) and np.std(cp[..., -1]) > 0
+
+
+def test_population_estimation_of_one_cmt() -> None:
+    """FOCE-I on 40 subjects simulated here with numpy (closed form, etas from the file's omega,
+    the file's combined error): thetas within 3.5 SE of TV * exp(mean of the drawn etas),
+    omegas within 3.5 SE of the variances of the drawn etas."""
+    rng = np.random.default_rng(7)
+    n, times = 40, np.array([0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 24.0])
+    eta = rng.normal(0.0, np.sqrt([0.16, 0.09, 0.04]), (n, 3))
+    ka, cl, v = (tv * np.exp(eta[:, i:i + 1]) for i, tv in enumerate((1.0, 5.0, 50.0)))
+    c = analytic.one_cmt_oral(times, [(0.0, 500.0)], CL=cl, V=v, KA=ka)
+    y = c + np.sqrt(0.05**2 + (0.1 * c) ** 2) * rng.normal(size=c.shape)
+    rows = []
+    for i in range(n):
+        rows.append({"ID": i + 1, "TIME": 0.0, "AMT": 500.0, "EVID": 1, "CMT": 1,
+                     "DV": np.nan, "MDV": 1})
+        rows += [{"ID": i + 1, "TIME": tt, "AMT": 0.0, "EVID": 0, "CMT": 2, "DV": d, "MDV": 0}
+                 for tt, d in zip(times, y[i], strict=True)]
+    fit = pkpd.fit_population("one_cmt", pd.DataFrame(rows), "focei")
+    assert fit.success and fit.covariance_status.startswith("ok")
+    table = fit.summary()
+    drawn = {"TVKA": 1.0, "TVCL": 5.0, "TVV": 50.0}
+    for i, name in enumerate(drawn):
+        target = drawn[name] * math.exp(eta[:, i].mean())
+        assert abs(table.loc[name, "estimate"] - target) < 3.5 * table.loc[name, "se"], name
+        om = f"omega({('eta_KA', 'eta_CL', 'eta_V')[i]})"
+        assert abs(table.loc[om, "estimate"] - eta[:, i].var()) < 3.5 * table.loc[om, "se"], om
