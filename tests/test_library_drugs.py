@@ -193,7 +193,7 @@ def goti_crcl(age: float, wt: float, scr: float, female: bool) -> float:
 ])
 def test_goti_cg_creatinine_rules(age: float, wt: float, scr: float, female: bool,
                                   crcl: float) -> None:
-    got = float(GOTI_CG_CRCL(AGE=age, WT=wt, SCR=scr, SEX=float(female)))
+    got = float(GOTI_CG_CRCL(AGE=age, WT=wt, SCR=scr, SEX=float(not female)))
     assert got == pytest.approx(crcl, rel=1e-12)
     assert got == pytest.approx(goti_crcl(age, wt, scr, female), rel=1e-12)
 
@@ -203,17 +203,17 @@ def test_goti_cg_creatinine_rules(age: float, wt: float, scr: float, female: boo
        st.floats(0.0, 0.5))
 def test_goti_cg_equals_goti_at_its_creatinine_clearance(age: float, wt: float, scr: float,
                                                           female: bool, dscr: float) -> None:
-    kw = {"AGE": age, "WT": wt, "SEX": float(female)}
+    kw = {"AGE": age, "WT": wt, "SEX": float(not female)}
     cl = float(GOTI_CG_CL(SCR=scr, **kw))
     assert cl == pytest.approx(float(GOTI_CL(CRCL=goti_crcl(age, wt, scr, female))), rel=1e-12)
     assert float(GOTI_CG_CL(SCR=scr + dscr, **kw)) <= cl * (1 + 1e-12)
 
 
 def test_goti_cg_concentrations_equal_goti(goti: Any, goti_cg: Any) -> None:
-    pts = {"AGE": [72.0, 45.0], "WT": [68.0, 90.0], "SCR": [0.7, 0.6], "SEX": [1.0, 0.0],
+    pts = {"AGE": [72.0, 45.0], "WT": [68.0, 90.0], "SCR": [0.7, 0.6], "SEX": [0.0, 1.0],
            "DIAL": [0.0, 0.0]}
     crcl = [goti_crcl(a, w, s, bool(f)) for a, w, s, f in
-            zip(pts["AGE"], pts["WT"], pts["SCR"], pts["SEX"], strict=True)]
+            zip(pts["AGE"], pts["WT"], pts["SCR"], [True, False], strict=True)]
     regimen, times = "1250 mg IV over 1.5 h q12h x 3", "0..36 h by 0.5 h"
     a = pkpd.simulate(goti_cg, regimen, patients=pts, times=times, **SIM_TOL)
     b = pkpd.simulate(goti, regimen, patients={"CRCL": crcl, "WT": pts["WT"],
@@ -329,7 +329,7 @@ def tod_cl_published(age: Array, wt: Array, scr_umol: Array, female: Array) -> A
 @PROPS
 @given(st.floats(18.0, 85.0), st.floats(44.0, 106.0), st.floats(30.0, 400.0), st.booleans())
 def test_tod_clearance_equation(age: float, wt: float, scr_umol: float, female: bool) -> None:
-    got = float(TOD_CL(AGE=age, WT=wt, SCR=scr_umol / 88.4, SEX=float(female)))
+    got = float(TOD_CL(AGE=age, WT=wt, SCR=scr_umol / 88.4, SEX=float(not female)))
     assert got == pytest.approx(float(tod_cl_published(np.array(age), np.array(wt),
                                                        np.array(scr_umol), female)), rel=1e-12)
 
@@ -349,7 +349,7 @@ def test_tod_table5_population_means(female: bool, cl_pub: float, t_half_pub: fl
     cov = {"AGE": np.clip(rng.normal(50.7, 16.4, n), 18, 85),
            "WT": np.clip(rng.normal(67.0, 13.0, n), 44, 106),
            "SCR": np.exp(rng.normal(np.log(85) - s2 / 2, np.sqrt(s2), n)) / 88.4,
-           "SEX": np.full(n, float(female))}
+           "SEX": np.full(n, float(not female))}
     etas = dict(zip(TOD.etas, rng.multivariate_normal(np.zeros(len(TOD.etas)), TOD.omega,
                                                       n).T, strict=True))
     cl, v1 = TOD_CL(**cov, **etas), TOD_V1(**cov, **etas)
@@ -365,13 +365,13 @@ def test_tod_concentrations_against_scipy(tod: Any) -> None:
     """20 mg/kg once daily over 0.5 h (the o.d. arm) for a 70-year-old woman and a
     35-year-old man."""
     times = np.arange(0.0, 72.25, 0.25)
-    pts = {"AGE": [70.0, 35.0], "WT": [58.0, 82.0], "SCR": [1.3, 0.85], "SEX": [1.0, 0.0]}
+    pts = {"AGE": [70.0, 35.0], "WT": [58.0, 82.0], "SCR": [1.3, 0.85], "SEX": [0.0, 1.0]}
     for i in range(2):
         dose = 20.0 * pts["WT"][i]
         ds = pkpd.simulate(tod, f"{dose} mg IV over 0.5 h q24h x 3",
                            patients={k: [v[i]] for k, v in pts.items()}, times=times, **SIM_TOL)
         cl = float(tod_cl_published(np.array(pts["AGE"][i]), np.array(pts["WT"][i]),
-                                    np.array(pts["SCR"][i] * 88.4), bool(pts["SEX"][i])))
+                                    np.array(pts["SCR"][i] * 88.4), pts["SEX"][i] == 0.0))
         ref = linear_reference(two_cmt(cl, 8.92, 4.43, 11.4),
                                [(24.0 * k, dose, 0.5) for k in range(3)], times, 8.92)
         assert rel_err(ds["CP"].values[0], ref) < 1e-7
@@ -427,14 +427,14 @@ def test_staatz_clearance_follows_the_abstract(age: float, wt: float, scr: float
                                                female: bool) -> None:
     """Abstract of Staatz 2006 (as quoted by nlmixr2lib): CL = 2.81 (1 + 0.0150 (CrCL - 63))
     L/h, CrCL by Cockcroft-Gault with serum creatinine floored at 60 umol/L (Methods)."""
-    kw = {"AGE": age, "WT": wt, "SCR": scr, "SEX": float(female)}
+    kw = {"AGE": age, "WT": wt, "SCR": scr, "SEX": float(not female)}
     crcl = staatz_crcl(age, wt, scr, female)
     assert float(STAATZ_CRCL(**kw)) == pytest.approx(crcl, rel=1e-12)
     assert float(STAATZ_CL(**kw)) == pytest.approx(2.81 * (1 + 0.0150 * (crcl - 63)), rel=1e-12)
 
 
 def test_staatz_creatinine_floor() -> None:
-    low = {"AGE": 62.0, "WT": 72.0, "SEX": 0.0}
+    low = {"AGE": 62.0, "WT": 72.0, "SEX": 1.0}
     # 0.5 mg/dL (44 umol/L) counts as 60 umol/L: 78 * 72 / (72 * 60/88.4) = 114.9 mL/min
     assert float(STAATZ_CRCL(SCR=0.5, **low)) == pytest.approx(78 * 88.4 / 60, rel=1e-12)
     assert float(STAATZ_CL(SCR=0.5, **low)) == float(STAATZ_CL(SCR=60 / 88.4, **low))
@@ -446,7 +446,7 @@ def test_staatz_concentrations_against_scipy() -> None:
     64 kg with serum creatinine 1.4 mg/dL."""
     compiled = pkpd.compile_model(STAATZ)
     times = np.arange(0.0, 72.25, 0.25)
-    pts = {"AGE": [70.0], "WT": [64.0], "SCR": [1.4], "SEX": [1.0]}
+    pts = {"AGE": [70.0], "WT": [64.0], "SCR": [1.4], "SEX": [0.0]}
     ds = pkpd.simulate(compiled, "160 mg IV over 0.5 h q24h x 3", patients=pts, times=times,
                        **SIM_TOL)
     cl = 2.81 * (1 + 0.0150 * (staatz_crcl(70.0, 64.0, 1.4, True) - 63))
@@ -454,3 +454,24 @@ def test_staatz_concentrations_against_scipy() -> None:
     ref = linear_reference(two_cmt(cl, v1, 1.45, v2), [(24.0 * k, 160.0, 0.5) for k in range(3)],
                            times, v1)
     assert rel_err(ds["CP"].values[0], ref) < 1e-7
+
+
+@pytest.mark.parametrize("name", ["vancomycin_goti2018_cg", "gentamicin_staatz2006"])
+def test_sex_coded_as_pkpd_patients_and_populations(name: str) -> None:
+    """SEX is 1 for men, 0 for women, as pkpd.Patient writes it into a model table and
+    pkpd.population draws it: the model's Cockcroft-Gault then equals the patient's own."""
+    from pkpd.patient import Patient
+    from pkpd.population import Population
+
+    m = pkpd.load_model(name)
+    crcl = derived(m, "CRCL")
+    for sex in ("F", "M"):
+        p = Patient(WT=70.0, AGE=45.0, SEX=sex, SCR=1.1)
+        table = p.table(m)
+        args = {k: v[0] for k, v in table.items()}
+        assert float(crcl(**args)) == pytest.approx(p.crcl, rel=1e-9)
+    frame = Population.virtual(age=(18, 60)).sample(200, seed=7)
+    frame = frame[(frame["SCR"] >= 0.7) & (frame["CRCL"] <= 150)]
+    assert len(frame) > 50
+    got = crcl(**{k: frame[k].to_numpy(float) for k in ("AGE", "WT", "SCR", "SEX")})
+    np.testing.assert_allclose(got, frame["CRCL"].to_numpy(float), rtol=1e-9)
