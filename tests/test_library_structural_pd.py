@@ -3,8 +3,8 @@
 Each bundled model is compiled once per module and compared with a reference that does not use
 pkpd's engine: the closed-form one-compartment concentration (:mod:`pkpd.testing.analytic`)
 pushed through the Emax formulas, the closed-form effect-site concentration of the link model,
-or a tight scipy ``solve_ivp`` (Radau, rtol 1e-10, atol 1e-12) of the equations written out
-again in this file (Dayneka et al. 1993 indirect responses, Simeoni et al. 2004 and Claret et al.
+or a tight scipy ``solve_ivp`` (Radau or LSODA, rtol 1e-10, atol 1e-12) of the equations written
+out again in this file (Dayneka et al. 1993 indirect responses, Simeoni et al. 2004 and Claret et al.
 2009 tumour models). Properties (direction of the indirect responses, return to baseline,
 non-negativity, dose ordering, hysteresis) are checked with hypothesis.
 """
@@ -79,7 +79,7 @@ def _values(model: pkpd.CompiledModel) -> dict[str, float]:
 
 
 def _solve_with_doses(rhs: Rhs, y0: Array, doses: list[tuple[float, int, float]],
-                      t: Array) -> Array:
+                      t: Array, method: str = "Radau") -> Array:
     """Solve ``rhs`` piecewise between bolus doses ``(time, state index, amount)``.
 
     A dose at time ``td`` is added before the output at ``td``. Returns shape
@@ -94,7 +94,7 @@ def _solve_with_doses(rhs: Rhs, y0: Array, doses: list[tuple[float, int, float]]
                 y[idx] += amount
         mask = (t >= a) & ((t <= b) if b == bounds[-1] else (t < b))
         t_eval = np.unique(np.append(t[mask], b))
-        sol = solve_ivp(rhs, (a, b), y, t_eval=t_eval, **SCIPY_TOL)
+        sol = solve_ivp(rhs, (a, b), y, t_eval=t_eval, **{**SCIPY_TOL, "method": method})
         assert sol.success, sol.message
         out[:, mask] = sol.y[:, : int(mask.sum())]
         y = sol.y[:, -1].copy()
@@ -181,7 +181,8 @@ def test_effect_site_concentration_after_bolus(effect_compartment: pkpd.Compiled
     t = np.arange(0.0, 48.0, 0.1)
     etas = {"eta_KE0": [eta_ke0], "eta_CL": [0.1], "eta_V": [-0.2], "eta_EC50": [0.3],
             "eta_E0": [0.1], "eta_EMAX": [-0.1]}
-    ds = pkpd.simulate(effect_compartment, "150 mg IV", params=etas, times=t, **TOL)
+    ds = pkpd.simulate(effect_compartment, "150 mg IV", params=etas, times=t, states=True,
+                       **TOL)
     CL, V, ke0 = 5.0 * np.exp(0.1), 50.0 * np.exp(-0.2), 0.5 * np.exp(eta_ke0)
     ce = _ce_bolus(t, 150.0, V, CL / V, ke0)
     assert _rel_err(ds["CE"].values[0], ce) < 1e-7
@@ -192,7 +193,7 @@ def test_effect_site_concentration_after_bolus(effect_compartment: pkpd.Compiled
     # the effect-site peak of the closed form, t* = ln(KE0/K)/(KE0 - K)
     k = CL / V
     t_star = np.log(ke0 / k) / (ke0 - k)
-    fine = pkpd.simulate(effect_compartment, "150 mg IV", params=etas,
+    fine = pkpd.simulate(effect_compartment, "150 mg IV", params=etas, states=True,
                          times=t_star + np.array([-1e-3, 0.0, 1e-3]), **TOL)["CE"].values[0]
     assert fine[1] > fine[0] and fine[1] > fine[2]
 
@@ -200,7 +201,7 @@ def test_effect_site_concentration_after_bolus(effect_compartment: pkpd.Compiled
 def test_effect_compartment_superposition(effect_compartment: pkpd.CompiledModel) -> None:
     """CE is linear in the dose: repeated boluses are the sum of the single-dose closed forms."""
     t = np.arange(0.0, 60.0, 0.5)
-    ds = pkpd.simulate(effect_compartment, "100 mg IV q8h x 4", times=t, **TOL)
+    ds = pkpd.simulate(effect_compartment, "100 mg IV q8h x 4", times=t, states=True, **TOL)
     ce = sum(np.where(t >= td, _ce_bolus(np.maximum(t - td, 0.0), 100.0, 50.0, 0.1, 0.5), 0.0)
              for td in (0.0, 8.0, 16.0, 24.0))
     assert _rel_err(ds["CE"].values[0], ce) < 1e-7
@@ -212,7 +213,7 @@ def test_effect_peaks_after_concentration(effect_compartment: pkpd.CompiledModel
                                           eta_ka: float, eta_ke0: float) -> None:
     """Hysteresis: the effect peaks after CP, and at equal CP it is larger on the falling limb."""
     t = np.arange(0.0, 96.0, 0.05)
-    ds = pkpd.simulate(effect_compartment, f"{dose} mg PO", times=t,
+    ds = pkpd.simulate(effect_compartment, f"{dose} mg PO", times=t, states=True,
                        params={"eta_KA": [eta_ka], "eta_KE0": [eta_ke0]}, **TOL)
     cp, ce, e = ds["CP"].values[0], ds["CE"].values[0], ds["E"].values[0]
     i_cp, i_e = int(np.argmax(cp)), int(np.argmax(e))
@@ -403,3 +404,104 @@ def test_simeoni_higher_dose_smaller_tumour(simeoni: pkpd.CompiledModel, dose: f
     # the drug never makes the tumour larger than without it (the growth term is unchanged)
     free = 0.05 * np.exp(0.273 * t)
     assert np.all(low[t < 8] <= free[t < 8] * (1 + 1e-9))
+
+
+# --- tumour size with resistance (Claret et al. 2009) ---------------------------------------
+
+@pytest.fixture(scope="module")
+def claret() -> pkpd.CompiledModel:
+    return _compiled("tumour_growth_claret")
+
+
+def _claret_bolus(t: Array, doses: list[tuple[float, float]], p: dict[str, float]) -> Array:
+    """Closed form after IV boluses: ln(Y/Y0) = KL*t - KD*int_0^t exp(-LAMBDA*s)*CP(s) ds.
+
+    For a bolus D at td the integral is D/V*exp(-LAMBDA*td)*(1 - exp(-(K+LAMBDA)(t-td)))/(K+
+    LAMBDA), K = CL/V, for t >= td.
+    """
+    k, lam = p["CL"] / p["V"], p["LAMBDA"]
+    integral = np.zeros_like(t)
+    for td, amount in doses:
+        s = np.maximum(t - td, 0.0)
+        integral += np.where(t >= td, amount / p["V"] * np.exp(-lam * td)
+                             * -np.expm1(-(k + lam) * s) / (k + lam), 0.0)
+    return p["Y0"] * np.exp(p["KL"] * t - p["KD"] * integral)
+
+
+ETAS_CLARET = {"eta_CL": [0.2, -0.3], "eta_V": [-0.1, 0.2], "eta_KA": [0.3, -0.2],
+               "eta_Y0": [0.4, -0.5], "eta_KL": [-0.3, 0.5], "eta_KD": [0.2, -0.4],
+               "eta_LAMBDA": [0.5, -0.6]}
+
+
+def test_claret_against_closed_form(claret: pkpd.CompiledModel) -> None:
+    t = np.arange(0.0, 200.0, 0.5)
+    doses = [(7.0 * i, 3000.0) for i in range(12)]
+    ds = pkpd.simulate(claret, "3000 mg IV q7d x 12", params=ETAS_CLARET, times=t, **TOL)
+    for s in range(2):
+        p = _individual(claret, s, ETAS_CLARET)
+        assert _rel_err(ds["CP"].values[s],
+                        analytic.one_cmt_bolus(t, doses, CL=p["CL"], V=p["V"])) < 1e-6
+        assert _rel_err(ds["Y"].values[s], _claret_bolus(t, doses, p)) < 1e-8
+
+
+def test_claret_oral_against_scipy(claret: pkpd.CompiledModel) -> None:
+    t = np.arange(0.0, 90.0, 0.25)
+    ds = pkpd.simulate(claret, "4000 mg PO q3d x 20", params=ETAS_CLARET, times=t, **TOL)
+    for s in range(2):
+        p = _individual(claret, s, ETAS_CLARET)
+
+        def rhs(time: float, y: Array, p: dict[str, float] = p) -> Array:
+            depot, central, size = y
+            decline = p["KD"] * np.exp(-p["LAMBDA"] * time) * central / p["V"]
+            return np.array([-p["KA"] * depot, p["KA"] * depot - p["CL"] / p["V"] * central,
+                             (p["KL"] - decline) * size])
+
+        ref = _solve_with_doses(rhs, np.array([0.0, 0.0, p["Y0"]]),
+                                [(3.0 * i, 0, 4000.0) for i in range(20)], t, "LSODA")
+        assert _rel_err(ds["Y"].values[s], ref[2]) < 1e-8
+
+
+def test_claret_growth_without_drug_and_resistance(claret: pkpd.CompiledModel) -> None:
+    """No drug: Y0*exp(KL*t). Under treatment: a nadir, then regrowth as the effect fades."""
+    t = np.arange(0.0, 365.0, 1.0)
+    ds = pkpd.simulate(claret, "1000 mg PO at 1000 d", times=t, **TOL)
+    assert _rel_err(ds["Y"].values[0], 80.0 * np.exp(0.005 * t)) < 1e-9
+    y = pkpd.simulate(claret, "1000 mg PO q12h x 730", times=t, **TOL)["Y"].values[0]
+    nadir = int(np.argmin(y))
+    assert 0 < nadir < len(t) - 1 and y[-1] > y[0]
+    # at the nadir KL = KD*exp(-LAMBDA*t)*CP on average: CP averages (dose rate)/CL = 10 mg/L
+    # once at steady state, so t_nadir = ln(KD*10/KL)/LAMBDA = ln(4)/0.02 = 69.3 d
+    assert abs(t[nadir] - np.log(0.002 * 10.0 / 0.005) / 0.02) < 2.0
+
+
+@FAST
+@given(dose=st.floats(10.0, 5000.0), factor=st.floats(1.1, 5.0))
+def test_claret_higher_dose_smaller_tumour(claret: pkpd.CompiledModel, dose: float,
+                                           factor: float) -> None:
+    t = np.arange(0.0, 60.0, 1.0)
+    low, high = (pkpd.simulate(claret, f"{d} mg PO q1d x 60", times=t, **TOL)["Y"].values[0]
+                 for d in (dose, dose * factor))
+    assert np.all(high[1:] < low[1:]) and np.all(high > 0.0)
+
+
+# --- documentation of the files ---------------------------------------------------------------
+
+MODELS = ["emax_direct", "sigmoid_emax", "effect_compartment", "indirect_response_1",
+          "indirect_response_2", "indirect_response_3", "indirect_response_4",
+          "tumour_growth_simeoni", "tumour_growth_claret"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_files_are_documented(name: str) -> None:
+    model = pkpd.load_model(name)
+    meta = model.metadata
+    assert model.name == name
+    assert meta["source"] and meta["references"] and meta["doi"]
+    assert "illustrative" in meta["status"]
+    entry = next(e for e in pkpd.library.catalog() if e.name == name)
+    assert {"structural", "pk", "pd"} <= set(entry.tags)
+    assert len(entry.summary) <= 90 and not entry.summary.endswith("...")
+    # a residual error model on every output, and CP in mg/L
+    assert set(model.error) == {o.name for o in model.outputs}
+    assert {o.name: o.unit for o in model.outputs}["CP"] in ("mg/L", "milligram / liter")
+    assert {"PO", "IV"} <= set(model.routes)
