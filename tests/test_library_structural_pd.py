@@ -1,12 +1,11 @@
 """Structural PD models of the library against independent references.
 
-Each bundled model is compiled once per module and compared with a reference that does not use
-pkpd's engine: the closed-form one-compartment concentration (:mod:`pkpd.testing.analytic`)
-pushed through the Emax formulas, the closed-form effect-site concentration of the link model,
-or a tight scipy ``solve_ivp`` (Radau or LSODA, rtol 1e-10, atol 1e-12) of the equations written
-out again in this file (Dayneka et al. 1993 indirect responses, Simeoni et al. 2004 and Claret et al.
-2009 tumour models). Properties (direction of the indirect responses, return to baseline,
-non-negativity, dose ordering, hysteresis) are checked with hypothesis.
+Each model is compiled once per module and compared with references that do not use pkpd's
+engine: closed-form one-compartment concentrations (:mod:`pkpd.testing.analytic`) pushed
+through the Emax formulas, closed forms of the effect-site concentration and of the Claret
+tumour size after IV boluses, or tight scipy ``solve_ivp`` solves (Radau or LSODA, rtol 1e-10,
+atol 1e-12) of the equations written out again here (Dayneka et al. 1993, Simeoni et al. 2004,
+Claret et al. 2009). Properties are checked with hypothesis.
 """
 
 from __future__ import annotations
@@ -74,10 +73,6 @@ def _rel_err(x: Array, ref: Array) -> float:
     return max(rel, float(np.max(np.abs(x - ref))) / peak)
 
 
-def _values(model: pkpd.CompiledModel) -> dict[str, float]:
-    return {p.name: p.value for p in model.model.parameters}
-
-
 def _solve_with_doses(rhs: Rhs, y0: Array, doses: list[tuple[float, int, float]],
                       t: Array, method: str = "Radau") -> Array:
     """Solve ``rhs`` piecewise between bolus doses ``(time, state index, amount)``.
@@ -112,7 +107,7 @@ def _individual(model: pkpd.CompiledModel, s: int, etas: dict[str, list[float]]
                 ) -> dict[str, float]:
     """Typical value times exp(eta) for every ``TV<NAME>`` of the model (subject ``s``)."""
     out = {}
-    for name, value in _values(model).items():
+    for name, value in ((q.name, q.value) for q in model.model.parameters):
         if name.startswith("TV"):
             out[name[2:]] = value * float(np.exp(etas.get(f"eta_{name[2:]}", [0.0, 0.0])[s]))
         else:
