@@ -34,6 +34,14 @@ def compiled(model):
     return pkpd.compile_model(model)
 
 
+def test_library_loads_the_description(model) -> None:
+    """pkpd.load_model dispatches a file with a [drug] table to load_pbpk_text."""
+    by_name = pkpd.load_model("pbpk_theophylline")
+    assert by_name.name == model.name and by_name.metadata == model.metadata
+    assert [p.value for p in by_name.parameters] == [p.value for p in model.parameters]
+    assert "pbpk_theophylline" in pkpd.list_models(tag="pbpk")
+
+
 def test_metadata_and_structure(model) -> None:
     assert model.name == "pbpk_theophylline"
     assert tuple(s.name for s in model.states) == STATES
