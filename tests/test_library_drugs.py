@@ -5,8 +5,8 @@ etas 0) and compared with the published equations written out here independently
 are compared with a tight ``scipy.integrate.solve_ivp`` (Radau, rtol 1e-10, atol 1e-12) of the
 same published equations; published numbers are cited where they come from. The published
 values were read from the nlmixr2lib transcriptions (github.com/nlmixr2/nlmixr2lib,
-inst/modeldb/specificDrugs and vignettes/articles), not from the articles: see each file's
-``status``.
+inst/modeldb/specificDrugs and vignettes/articles), not from the articles, and the theophylline
+estimates from R nlme running the book's script: see each file's ``status``.
 """
 
 from __future__ import annotations
