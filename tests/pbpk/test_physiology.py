@@ -109,3 +109,27 @@ def test_units_and_errors() -> None:
         physiology(1, 5, 120, 20)
     with pytest.raises(DataError, match="weight"):
         physiology(1, 40, 180, math.nan)
+
+
+# ICRP 89 Table 2.40 (% of cardiac output; male, female): fat, brain, stomach and oesophagus,
+# small intestine, large intestine, coronary, kidneys, hepatic artery, skeletal muscle, pancreas,
+# skeleton, skin, spleen
+ICRP_FLOWS = {"adipose": (5.0, 8.5), "brain": (12.0, 12.0), "gut": (1 + 10 + 4 + 1, 1 + 11 + 5 + 1),
+              "heart": (4.0, 5.0), "kidney": (19.0, 17.0), "HA": (6.5, 6.5),
+              "muscle": (17.0, 12.0), "bone": (5.0, 5.0), "skin": (5.0, 5.0),
+              "spleen": (3.0, 3.0)}
+# ICRP 89 Table 2.8 (g; male, female): skeleton, kidneys, spleen, skin, heart tissue, lung tissue
+ICRP_MASSES = {"bone": (10500, 7800), "kidney": (310, 275), "spleen": (150, 130),
+               "skin": (3300, 2300), "heart": (330, 250), "lung": (500, 420)}
+
+
+@pytest.mark.parametrize("sex", [1, 0])
+def test_icrp89_values_of_the_reference_adults(sex: int) -> None:
+    ht, wt = (176.0, 73.0) if sex else (163.0, 60.0)
+    phys = physiology(sex, 35, ht, wt)
+    co = phys["CO"][0]
+    col = 0 if sex else 1
+    for tissue, pct in ICRP_FLOWS.items():
+        assert phys[f"Q_{tissue.upper()}"][0] / co == pytest.approx(pct[col] / 100, rel=1e-12)
+    for tissue, grams in ICRP_MASSES.items():
+        assert phys[f"V_{tissue.upper()}"][0] == pytest.approx(grams[col] / 1000, rel=1e-9)
