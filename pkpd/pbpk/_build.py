@@ -144,7 +144,13 @@ def model_from_drug(data: Mapping[str, Any], *, source: str = "<pbpk>") -> Model
     mb = ModelBuilder(head["name"], time_unit=head.get("time_unit", "h"),
                       description=head.get("description", ""))
     kp = partition_coefficients(drug)
-    ref = {"SEX": 1.0, "AGE": 35.0, "HT": 176.0, "WT": 73.0, **options.get("reference", {})}
+    ref = {"SEX": 1.0, "AGE": 35.0, "HT": 176.0, "WT": 73.0}
+    for what in ("reference", "defaults"):
+        for key in options.get(what, {}):
+            if key not in ref:
+                raise ModelError(f"{source}: [options] {what}: unknown covariate {key!r} "
+                                 "(valid: SEX, AGE, HT, WT)")
+    ref.update(options.get("reference", {}))
     if "clint_u" in drug:
         clint, how = drug["clint_u"], "clint_u given"
     else:
@@ -205,21 +211,18 @@ def model_from_drug(data: Mapping[str, Any], *, source: str = "<pbpk>") -> Model
         WT={"unit": "kg", "default": defaults["WT"], "description": "body weight"})
     omega = dict(options.get("omega", {}))
     for name in omega:
-        if name not in ("eta_CLINT", "eta_KA", "eta_KP"):
+        if name not in ("eta_CLINT", "eta_KA"):
             raise ModelError(f"{source}: [options] omega: unknown eta {name!r} (valid: "
-                             "eta_CLINT, eta_KA, eta_KP)")
+                             "eta_CLINT, eta_KA)")
     if omega:
         mb.etas(**omega)
 
     for name, expr, unit in equations():
         mb.derive(name, expr, unit=unit)
-    scale = {e: f"*exp({e})" if e in omega else "" for e in ("eta_CLINT", "eta_KA", "eta_KP")}
+    scale = {e: f"*exp({e})" if e in omega else "" for e in ("eta_CLINT", "eta_KA")}
     mb.derive("CLINT_H", f"CLINT*V_LIVER{scale['eta_CLINT']}", unit="L/h")
     mb.derive("KA_I", f"KA{scale['eta_KA']}", unit="1/h")
     mb.derive("CLR", "CLR_REF" if "cl_renal" in drug else "FU*GFR173*BSA/1.73", unit="L/h")
-    if omega.get("eta_KP") is not None:
-        mb.derive("SKP", "exp(eta_KP)")
-    skp = "*SKP" if "eta_KP" in omega else ""
 
     states = {"lumen": "gut lumen (oral doses)", **{t: f"{t} tissue" for t in TISSUES},
               "arterial": "arterial blood", "venous": "venous blood (IV doses)",
@@ -228,7 +231,7 @@ def model_from_drug(data: Mapping[str, Any], *, source: str = "<pbpk>") -> Model
     mb.states(**{k: {"unit": "mg", "description": v} for k, v in states.items()})
 
     def out(t: str) -> str:   # blood concentration leaving tissue t
-        return f"BP*{t}/(V_{t.upper()}*KP_{t.upper()}{skp})"
+        return f"BP*{t}/(V_{t.upper()}*KP_{t.upper()})"
 
     art = "arterial/V_ART"
     for t in TISSUES:

@@ -195,3 +195,30 @@ def test_invalid_descriptions() -> None:
     with pytest.raises(ModelError, match="ka"):
         load_pbpk_text(text.replace('unit = "1/h", source = "estimate',
                                     'unit = "L", source = "estimate'), "bad.toml")
+
+
+def test_intrinsic_and_filtration_clearance() -> None:
+    """With clint_u given and renal = "filtration", the steady-state clearance of a woman
+    (60 y, 160 cm, 70 kg) under a constant infusion is the well-stirred liver
+    Q_H fu CLint / (Q_H + fu CLint) (CLint = clint_u V_liver, BP = 1) plus the filtration
+    clearance fu GFR (GFR = 7.5 L/h per 1.73 m2 BSA) seen through the kidney blood flow."""
+    text = FILE.read_text()
+    text = text.replace('cl_hepatic = { value = 2.5, unit = "L/h",',
+                        'clint_u = { value = 4.0, unit = "1/h",')
+    text = "\n".join('renal = "filtration"' if line.startswith("cl_renal") else line
+                     for line in text.splitlines())
+    cm = pkpd.compile_model(load_pbpk_text(text, "pbpk_filtration.toml"))
+    patient = (0, 60, 160, 70)
+    ph = {k: v for k, (v, _) in physiology(*patient).items()}
+    fu = DRUG["fu"]
+    clint = 4.0 * ph["V_LIVER"]
+    cl_h = ph["Q_LIVER"] * fu * clint / (ph["Q_LIVER"] + fu * clint)
+    clr = fu * 7.5 * ph["BSA"] / 1.73
+    cl_r = ph["Q_KIDNEY"] * clr / (ph["Q_KIDNEY"] + clr)
+    sim = pkpd.simulate(cm, "1000 mg IV over 500 h", times=[400.0], rtol=1e-10, atol=1e-12,
+                        patients=dict(zip(("SEX", "AGE", "HT", "WT"), ([v] for v in patient),
+                                          strict=True)))
+    assert 2.0 / sim["CP"].values[0, 0] == pytest.approx(cl_h + cl_r, rel=1e-6)
+    with pytest.raises(ModelError, match="unknown covariate 'BMI'"):
+        load_pbpk_text(FILE.read_text().replace("reference = { SEX = 1,",
+                                                "reference = { BMI = 24, SEX = 1,"), "bad.toml")
