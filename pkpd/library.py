@@ -87,9 +87,15 @@ class ModelEntry:
 
 
 def _first_sentence(text: str, limit: int = 100) -> str:
+    """The first sentence of ``text``; when longer than ``limit``, its first clause (up to a
+    colon or semicolon), else cut with an ellipsis."""
     text = " ".join(text.split())
-    match = re.search(r"[.:;](\s|$)", text)
+    match = re.search(r"\.(\s|$)", text)
     first = text[: match.start()] if match else text
+    if len(first) > limit:
+        clause = re.search(r"[:;](\s|$)", first)
+        if clause and clause.start() >= 10:
+            first = first[: clause.start()]
     return first if len(first) <= limit else first[: limit - 3].rstrip() + "..."
 
 

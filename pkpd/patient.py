@@ -7,9 +7,10 @@ of a model (each covariate in the unit the model declares), :func:`patients_tabl
 
 Conventions
 -----------
-* ``SEX`` is ``"F"`` or ``"M"`` (also ``"female"``/``"male"``, any case, or 1 = female,
-  0 = male); it is stored as ``"F"``/``"M"`` and written into a model table as the female
-  indicator 1.0/0.0.
+* ``SEX`` is ``"F"`` or ``"M"`` (also ``"female"``/``"male"``, any case, or 1 = male,
+  0 = female, the convention of the NONMEM datasets in ``shared/data`` and of
+  :mod:`pkpd.population`); it is stored as ``"F"``/``"M"`` and written into a model table as
+  the male indicator 1.0/0.0.
 * Serum creatinine (``SCR``) may be given as a mass concentration (``"1.1 mg/dL"``) or a molar
   one (``"97 umol/L"``). pint cannot convert between the two without a molar mass; creatinine
   uses the clinical factor 1 mg/dL = 88.42 µmol/L (a molar mass of 10 000/88.42 =
