@@ -21,6 +21,7 @@ description, source, references, status, tags), a ``[drug]`` table and optionall
     omega = { eta_CLINT = 0.09, eta_KA = 0.25 }    # optional between-subject variability
     error = { proportional = 0.2 }                 # residual error of CP (default 0.2)
     reference = { SEX = 1, AGE = 35, HT = 176, WT = 73 }  # adult for cl_hepatic and defaults
+    defaults = { AGE = 50 }                        # covariate defaults other than reference
 
 :func:`load_pbpk_text` turns it into a :class:`pkpd.Model` through
 :class:`pkpd.ModelBuilder`: organ volumes and blood flows are individual equations of the
@@ -29,6 +30,15 @@ covariates SEX (1 = male), AGE (y), HT (cm) and WT (kg) (:func:`physiology`, the
 properties when the model is built (:func:`partition_coefficients`, Rodgers & Rowland), and
 ``Model.metadata`` records both methods and the Kp values. Routes: ``PO`` (gut lumen) and
 ``IV`` (venous blood); outputs ``CP`` (venous plasma) and ``CB`` (venous blood), in mg/L.
+
+Examples
+--------
+>>> from pkpd.pbpk import physiology, partition_coefficients
+>>> round(physiology(0, 35, 163, 60)["V_MUSCLE"][0], 2)   # ICRP 89 reference woman
+17.5
+>>> kp = partition_coefficients({"type": "base", "logp": 3.0, "pka": 9.5, "fu": 0.1, "bp": 1.2})
+>>> kp["lung"] > kp["muscle"] > kp["brain"]      # acidic phospholipids bind bases
+True
 """
 
 from __future__ import annotations
