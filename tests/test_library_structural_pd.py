@@ -218,10 +218,12 @@ def test_effect_peaks_after_concentration(effect_compartment: pkpd.CompiledModel
     assert int(np.argmax(ce)) == i_e  # E is increasing in CE
     # CE rises while CE < CP and peaks where the curves cross: CE(tmax_e) = CP(tmax_e)
     assert abs(ce[i_e] - cp[i_e]) < 0.02 * cp[i_cp]
-    # counter-clockwise loop: the falling limb of CP at the level CP(t_E_peak) has more effect
-    level = cp[i_e]
-    rising = int(np.argmin(np.abs(cp[:i_cp + 1] - level)))
-    assert e[i_e] > e[rising]
+    # counter-clockwise loop: at equal CP the effect is larger on the falling limb (a direct
+    # effect would give equal values); crossing times interpolated on the monotone limbs
+    for level in (0.3 * cp[i_cp], 0.6 * cp[i_cp], 0.9 * cp[i_cp]):
+        t_up = np.interp(level, cp[: i_cp + 1], t[: i_cp + 1])
+        t_down = np.interp(level, cp[i_cp:][::-1], t[i_cp:][::-1])
+        assert np.interp(t_down, t, e) > np.interp(t_up, t, e)
 
 
 # --- indirect responses (Dayneka, Garg, Jusko 1993) -----------------------------------------
