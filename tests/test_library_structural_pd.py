@@ -329,19 +329,11 @@ ETAS_SIMEONI = {"eta_CL": [0.1, -0.2], "eta_V": [-0.1, 0.1], "eta_KA": [0.2, -0.
                 "eta_K1": [0.2, -0.3], "eta_K2": [-0.3, 0.4]}
 
 
-# The "auto" solver emits wrong values at some output times for this model: when Hairer's
-# stiffness test switches a subject to Rosenbrock (pkpd/engine/_ode.py, _integrate), the
-# method is changed before the outputs inside the accepted Dormand-Prince step are taken from
-# its continuous extension, so they are skipped and emitted later with the state at the end
-# of the step (here W at 44.25 days is 3e-4 too large; at rtol 1e-8 errors reach 1e-2 at
-# isolated times). Remove the xfail when the engine is fixed.
-AUTO_SWITCH_BUG = pytest.mark.xfail(strict=True, reason="auto solver: outputs inside the step "
-                                    "where the stiffness switch fires are emitted at its end")
-
-
+# ("PO", "auto") switches to Rosenbrock inside the run (Hairer's stiffness test): the outputs
+# inside the step where the switch fires come from the Dormand-Prince continuous extension.
 @pytest.mark.parametrize(("route", "solver"), [
     ("IV", "auto"), ("IV", "dopri5"), ("IV", "rosenbrock"), ("PO", "dopri5"), ("PO", "rosenbrock"),
-    pytest.param("PO", "auto", marks=AUTO_SWITCH_BUG)])
+    ("PO", "auto")])
 def test_simeoni_against_scipy(simeoni: pkpd.CompiledModel, route: str, solver: str) -> None:
     t = np.arange(0.0, 45.0, 0.25)
     ds = pkpd.simulate(simeoni, f"0.6 mg {route} q4d x 3", params=ETAS_SIMEONI, times=t,

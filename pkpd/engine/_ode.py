@@ -182,6 +182,7 @@ def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv,
             continue
         en = _err_norm(er, yp, yn, n, rtol, atol)
         if en <= 1.0:
+            stepped = method    # the method of this step (the stiffness test may switch)
             if method == METHOD_DOPRI5 and auto:
                 # Hairer's stiffness test: h * |lambda| estimate beyond the stability boundary
                 num = 0.0
@@ -197,7 +198,7 @@ def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv,
                 else:
                     hst[2] = max(0.0, hst[2] - 1.0)
             tn = target if last else t + h
-            if method == METHOD_DOPRI5:
+            if stepped == METHOD_DOPRI5:
                 # outputs inside this step, from the continuous extension
                 while ri < rb and rtp[ri] < tn:
                     _dp5_dense(yp, k1, k3, k4, k5, k6, k7, h, (rtp[ri] - t) / h, yd, n)
