@@ -71,3 +71,14 @@ def test_readme_diagnostics_example(tmp_path, monkeypatch, shared_dir):
     assert (tmp_path / "gof.png").stat().st_size > 10_000
     assert (tmp_path / "vpc.png").stat().st_size > 10_000
     assert v.table["outside"].mean() < 0.5
+
+
+def test_readme_library_example():
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"```python\n(import pkpd, pkpd.library\n.*?)```", text, re.S)
+    assert block, "the model-library example is missing from README.md"
+    code = block.group(1).replace("sample(500", "sample(50")
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["pkpd"].list_models(tag="tmdd") == ["tmdd_full", "tmdd_mm", "tmdd_qss"]
+    assert scope["twin"].name == "pbpk_theophylline"
