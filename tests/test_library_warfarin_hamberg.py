@@ -262,3 +262,37 @@ def test_inr_returns_to_baseline_after_stopping(model: Any, geno: tuple[int, int
     assert inr[0] == pytest.approx(base, abs=1e-12)
     assert inr[1] > base
     assert inr[2] == pytest.approx(base, abs=1e-3)
+
+
+# -- variability -------------------------------------------------------------------------------
+def test_omega_is_the_published_cv_squared() -> None:
+    """Tables 2 and 4 IIV (% CV): CL_S 31.0, V1 26.2, V2 99.1, MTT1 14.1, MTT2 102, EC50 40.9,
+    entered as omega = (CV/100)**2 (the convention stated in the model file)."""
+    m = pkpd.load_model(NAME)
+    cv = {"eta_CL": 0.310, "eta_V1": 0.262, "eta_V2": 0.991, "eta_MTT1": 0.141,
+          "eta_MTT2": 1.02, "eta_EC50": 0.409}
+    assert list(m.etas) == list(cv)
+    np.testing.assert_allclose(np.diag(m.omega), [v * v for v in cv.values()], rtol=1e-12)
+    assert not np.any(m.omega - np.diag(np.diag(m.omega)))
+
+
+def test_virtual_patients_stay_physical(model: Any) -> None:
+    """200 patients with between-subject variability (no residual error), 5 mg daily for
+    30 days then 30 days off: concentrations are non-negative, INR is at least BASE, starts at
+    BASE, and the median patient is anticoagulated at day 30 (INR above 1.5)."""
+    rng = np.random.default_rng(7)
+    n = 200
+    pts = patients(rng.integers(0, 2, n), rng.integers(0, 2, n), rng.integers(0, 3, n),
+                   rng.uniform(30.0, 90.0, n), rng.uniform(0.9, 1.2, n))
+    times = np.linspace(0.0, 60 * 24.0, 241)
+    sim = pkpd.simulate(model, "5 mg PO q24h x 30", pts, times=times, seed=11,
+                        variability=("iiv",))
+    cs, inr = sim["CS"].values, sim["INR"].values
+    base = pts["BASE"][:, None]
+    assert np.all(np.isfinite(cs)) and np.all(np.isfinite(inr))
+    assert cs.min() > -1e-9
+    assert np.all(inr >= base - 1e-12)
+    np.testing.assert_allclose(inr[:, 0], pts["BASE"], atol=1e-12)
+    assert np.median(inr[:, times == 30 * 24.0]) > 1.5
+    # the etas were drawn: the patients differ in more than their covariates
+    assert np.unique(np.round(cs[:, 40], 8)).size > 150
