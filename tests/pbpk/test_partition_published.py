@@ -6,8 +6,8 @@ Reference values
 No Kp value printed in Rodgers T, Leahy D, Rowland M. J Pharm Sci 2005;94(6):1259-1276
 (doi:10.1002/jps.20322) or Rodgers T, Rowland M. J Pharm Sci 2006;95(6):1238-1257
 (doi:10.1002/jps.20502) could be read here. The values below are the reference table of the
-Rodgers & Rowland function of the Computational Physiology Toolbox for MATLAB (N. Hartung et
-al., https://github.com/niklhart/compphysiol, file tests/tests-partitioning/RodgersRowland.csv,
+Rodgers & Rowland function of the Computational Physiology Toolbox for MATLAB (N. Hartung,
+https://github.com/niklhart/compphysiol, file tests/tests-partitioning/RodgersRowland.csv,
 unchanged from commit 952a46a of 2024-06-17 to a7357462 of 2026-03-24): rat tissue-to-unbound-
 plasma partition coefficients Kpu (Kp = fu Kpu) of 58 drugs, with the inputs that table gives
 per drug (class, log P octanol:water, pKa, fu, rat blood:plasma ratio and, for the bases of the
