@@ -85,9 +85,11 @@ class Dose:
     ----------
     amount : QuantityLike, amount
         E.g. ``"500 mg"``, ``"2 mmol"``, or per kg of body weight ``"25 mg/kg"``. Positive.
-    into : str
+    into : str, optional
         A route (``"PO"``, ``"IV"``, ``"SC"``, ``"IM"``; synonyms such as ``"oral"`` are
         normalised) mapped through the model's ``routes``, or a compartment (state) name.
+        None (the default): the model's default route (``default = "PO"`` in the model file's
+        ``[routes]``), or its only route; resolved when the dose meets a model.
     time : QuantityLike, time
         When the dose is given (default ``"0 h"``), not negative.
     duration : QuantityLike, time, optional
@@ -104,7 +106,7 @@ class Dose:
     """
 
     amount: Any
-    into: str
+    into: str | None = None
     time: Any = "0 h"
     duration: Any = None
     rate: Any = None
@@ -117,11 +119,13 @@ class Dose:
             raise RegimenError(f"{label}: the amount must be positive")
         _check_amount_like(amount, label, per_time=False)
         put(self, "amount", amount)
-        if not isinstance(self.into, str) or not self.into.strip():
-            raise RegimenError(f"dose {amount:~C}: 'into' must name a route ({sorted(_ROUTES)}) "
-                               f"or a compartment, got {self.into!r}")
-        into = self.into.strip()
-        put(self, "into", _ROUTE_WORDS.get(into.lower(), into))
+        if self.into is not None:
+            if not isinstance(self.into, str) or not self.into.strip():
+                raise RegimenError(f"dose {amount:~C}: 'into' must name a route "
+                                   f"({sorted(_ROUTES)}), a compartment or be None (the "
+                                   f"model's default route), got {self.into!r}")
+            into = self.into.strip()
+            put(self, "into", _ROUTE_WORDS.get(into.lower(), into))
         put(self, "time", self._time(self.time, "time", allow_zero=True))
         if self.duration is not None and self.rate is not None:
             raise RegimenError(f"dose {amount:~C}: give either a duration or a rate, not both")
@@ -152,8 +156,9 @@ class Dose:
         return _per_weight(self.amount) or (self.rate is not None and _per_weight(self.rate))
 
     def __str__(self) -> str:
-        into = self.into if self.into in _ROUTES else f"into {self.into}"
-        text = f"{_fmt(self.amount)} {into}"
+        text = _fmt(self.amount)
+        if self.into is not None:
+            text += f" {self.into}" if self.into in _ROUTES else f" into {self.into}"
         if self.duration is not None:
             text += f" over {_fmt(self.duration)}"
         if self.rate is not None:
@@ -326,6 +331,9 @@ class Regimen:
         * A repeated part needs a count or a period; a single dose has neither.
         * The route carries over from the previous part when a part does not give one; the
           infusion duration or rate does not (a part without "over"/"at" is a bolus).
+        * A regimen that gives no route at all doses the model's default route (declared as
+          ``default = "PO"`` in the model file's ``[routes]``, or the model's only route);
+          the route is resolved when the regimen meets a model (:meth:`to_events`).
         * "then": the next part starts one interval after the last dose of the previous part,
           using the previous part's interval or, when the previous part is a single dose, the
           next part's own interval; "after TIME" overrides this and a single dose followed by a
@@ -421,10 +429,39 @@ def _weights(weight: Any) -> np.ndarray | None:
     return kg
 
 
-def _target(model: Any, into: str) -> int:
-    """Index of the state a dose ``into`` (route or state name) goes to."""
+def default_route(model: Any) -> str:
+    """The route of a dose that names none: the model's declared ``default_route``, else its
+    only route.
+
+    Raises
+    ------
+    RegimenError
+        The model declares no default and has several routes (or none): the message names
+        them and how to declare a default.
+    """
+    declared = getattr(model, "default_route", None)
+    if declared is not None:
+        return str(declared)
+    routes = sorted(k.upper() for k in dict(model.routes))
+    if len(routes) == 1:
+        return routes[0]
+    states = ", ".join(model.state_names)
+    if not routes:
+        raise RegimenError(f"a dose without a route: model '{model.name}' has no routes; name "
+                           f"the dosed compartment ('100 mg into <state>'; states: {states})")
+    raise RegimenError(f"a dose without a route: model '{model.name}' has routes "
+                       f"{', '.join(routes)} and declares no default; give the route "
+                       f"('100 mg {routes[0]} q12h x 4') or declare one in the model file "
+                       f"([routes] default = \"{routes[0]}\"; ModelBuilder.default_route)")
+
+
+def _target(model: Any, into: str | None) -> int:
+    """Index of the state a dose ``into`` (route or state name; None: the model's default
+    route) goes to."""
     names = list(model.state_names)
     routes = {k.upper(): v for k, v in dict(model.routes).items()}
+    if into is None:
+        into = default_route(model)
     state = routes.get(into.upper(), into if into in names else None)
     if state not in names:
         raise RegimenError(f"dose into {into!r}: model '{model.name}' has routes "

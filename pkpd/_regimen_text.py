@@ -208,10 +208,7 @@ class _Parser:
                 once("interval", self.interval(), at)
         if bolus and ("duration" in seen or "rate" in seen):
             raise self.fail("either a bolus or an infusion ('over', 'at RATE')", amount_at)
-        route = own_route or route
-        if route is None:
-            raise self.fail("a route after the amount: 'PO', 'IV', 'SC', 'IM' or "
-                            "'into <compartment>'", amount_at)
+        route = own_route or route   # None: the model's default route (see Dose)
         try:
             dose = self.Dose(amount, route, time=seen.get("start time", "0 h"),
                         duration=seen.get("duration"), rate=seen.get("rate"))

@@ -91,6 +91,7 @@ class ModelBuilder:
         self._outputs: list[tuple[str, ExprLike, str | None]] = []
         self._dosing: dict[str, dict[str, ExprLike]] = {}
         self._routes: dict[str, str] = {}
+        self._default_route: str | None = None
         self._error: dict[str, ErrorModel] = {}
         self._metadata: dict[str, str] = {}
         self._occasion: list[str] = []
@@ -272,6 +273,12 @@ class ModelBuilder:
             raise ModelError(f"route name must be a non-empty string, got {name!r}")
         self._routes[name.strip().upper()] = _name_of(state, f"route {name!r}")
 
+    def default_route(self, name: str) -> None:
+        """The route of a dose that names none (``"PO"``); one of the declared routes."""
+        if not isinstance(name, str) or not name.strip():
+            raise ModelError(f"default route must be a route name, got {name!r}")
+        self._default_route = name.strip().upper()
+
     def error(self, output: str, *, form: str = "variance", power: float = 1.0,
               fixed: Sequence[str] | bool = (), **components: float) -> None:
         """Residual error of an output, e.g. ``error("CP", proportional=0.1, additive=0.05)``
@@ -434,6 +441,9 @@ class ModelBuilder:
             if sname not in state_units:
                 raise ModelError(f"route {route!r} names {sname!r}, which is not a state "
                                  f"(states: {', '.join(state_units)})")
+        if self._default_route is not None and self._default_route not in self._routes:
+            raise ModelError(f"default route {self._default_route!r} is not a declared route "
+                             f"(routes: {', '.join(sorted(self._routes)) or 'none'})")
         out_names = [o.name for o in outputs]
         for oname in self._error:
             if oname not in out_names:
@@ -467,6 +477,7 @@ class ModelBuilder:
             occasion_etas=tuple(self._occasion),
             omega_blocks=tuple(tuple(names) for names, _ in self._omega_blocks),
             fixed_etas=tuple(dict.fromkeys(self._fixed_etas)),
+            default_route=self._default_route,
         )
 
 

@@ -119,6 +119,7 @@ class Model:
     sensitivities: tuple[str, ...] = ()   # w of the sensitivity states (with_sensitivities)
     omega_blocks: tuple[tuple[str, ...], ...] = ()   # the declared blocks of omega (in order)
     fixed_etas: tuple[str, ...] = ()      # etas whose omega block is fixed in estimation
+    default_route: str | None = None      # route of a dose that names none (one of routes)
 
     def __post_init__(self) -> None:
         # error models given as mappings (as a model file writes them) become ErrorModels
@@ -195,6 +196,8 @@ class Model:
         lines += [f"dosing {d.state} {_srepr(d.F)} {_srepr(d.lag)} {_srepr(d.rate)} "
                   f"{_srepr(d.duration)}" for d in self.dosing]
         lines += [f"route {k} {v}" for k, v in sorted(self.routes.items())]
+        if self.default_route is not None:
+            lines.append(f"default route {self.default_route}")
         lines += [f"error {k} {e.canonical()}" for k, e in sorted(self.error.items())]
         lines += [f"metadata {k} {v!r}" for k, v in sorted(self.metadata.items())]
         if self.occasion_etas:

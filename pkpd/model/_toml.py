@@ -40,8 +40,10 @@ Tables and keys (anything else is an error naming it and listing the valid ones)
     [dosing.central]        # F, lag, rate, duration = "expr"
     F = "BIOAV"
 
-    [routes]                # ROUTE = "state"
-    IV = "central"
+    [routes]                # ROUTE = "state"; default = "ROUTE" names the route of a dose
+    PO = "depot"            # that gives none ("100 mg q12h x 4", Dose("100 mg")); without
+    IV = "central"          # it a model with one route uses that route, and a model with
+    default = "PO"          # several routes raises a RegimenError
 
     [error]                 # OUTPUT = { proportional, additive, exponential, power, form,
                             #            fixed = ["additive"] or true }
@@ -155,7 +157,13 @@ def model_from_toml(data: Mapping[str, Any], *, source: str = "<model>") -> Mode
         _check_keys(attrs, ("F", "lag", "rate", "duration"), f"{source}: [dosing.{state}]")
         mb.dosing(state, **attrs)
     for route, state in _table(data, "routes", source).items():
-        mb.route(route, state)
+        if route.lower() == "default":
+            if not isinstance(state, str):
+                raise ModelError(f"{source}: [routes] default must name a route such as "
+                                 f"\"PO\", got {state!r}")
+            mb.default_route(state)
+        else:
+            mb.route(route, state)
     for output, spec in _table(data, "error", source).items():
         if not isinstance(spec, Mapping):
             raise ModelError(f"{source}: [error] {output} must be a table "

@@ -51,6 +51,7 @@ def build_two_cmt_oral() -> Model:
     mb.output("CP", central / V1, unit="mg/L")
     mb.route("po", depot)
     mb.route("IV", "central")
+    mb.default_route("PO")
     mb.error("CP", proportional=0.1, additive=0.05)
     mb.metadata(**TWO_CMT_META)
     return mb.build()
