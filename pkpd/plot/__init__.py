@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from ._concentration import concentration_time
 from ._gof import eta_covariates, gof
+from ._spaghetti import spaghetti
 from ._trials import published_comparison
 from ._vpc import vpc
 
-__all__ = ["concentration_time", "eta_covariates", "gof", "published_comparison", "vpc"]
+__all__ = ["concentration_time", "eta_covariates", "gof", "published_comparison", "spaghetti",
+           "vpc"]
