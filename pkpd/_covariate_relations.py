@@ -58,7 +58,15 @@ def allometric(WT: Any, ref: float = 70, exponent: float = 0.75) -> sp.Expr:
 
 
 def power(X: Any, ref: float, exponent: float) -> sp.Expr:
-    """Power relation ``(X/ref)**exponent`` as a sympy expression (``ref`` in X's unit)."""
+    """Power relation ``(X/ref)**exponent`` as a sympy expression (``ref`` in X's unit).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> AGE = sp.Symbol("AGE")
+    >>> float(power(AGE, 40, -0.5).subs(AGE, 10))   # (10/40)**-0.5
+    2.0
+    """
     r = _num(ref, "ref")
     if r == 0:
         raise DataError("ref = 0 is not valid: the reference value must be non-zero")
@@ -67,7 +75,15 @@ def power(X: Any, ref: float, exponent: float) -> sp.Expr:
 
 def linear(X: Any, ref: float, slope: float) -> sp.Expr:
     """Linear relation ``1 + slope*(X - ref)`` as a sympy expression (``ref`` in X's unit,
-    ``slope`` per unit of X)."""
+    ``slope`` per unit of X).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> CRCL = sp.Symbol("CRCL")
+    >>> float(linear(CRCL, 100, 0.004).subs(CRCL, 50))   # 1 + 0.004 x (50 - 100)
+    0.8
+    """
     return 1 + _num(slope, "slope") * (_sym(X) - _num(ref, "ref"))
 
 
@@ -103,6 +119,13 @@ def maturation(PMA: Any, tm50: float, hill: float) -> sp.Expr:
     """Maturation (sigmoid Emax) ``PMA**hill/(tm50**hill + PMA**hill)`` as a sympy expression.
 
     See :func:`pkpd.covariates.maturation_fraction` for the references.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> PMA = sp.Symbol("PMA")
+    >>> float(maturation(PMA, 47.7, 3.4).subs(PMA, 47.7))   # half maturation at TM50
+    0.5
     """
     p, t, h = _sym(PMA), _num(tm50, "tm50"), _num(hill, "hill")
     if float(t) <= 0 or float(h) <= 0:

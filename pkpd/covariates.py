@@ -118,6 +118,11 @@ def is_female(sex: Any, *, name: str = "sex") -> NDArray[np.bool_]:
     ------
     DataError
         For any other value, naming ``name``.
+
+    Examples
+    --------
+    >>> is_female(["F", "male", 0, 1]).tolist()
+    [True, False, True, False]
     """
     arr = np.asarray(sex, dtype=object)
     out = np.empty(arr.shape, dtype=bool)
@@ -218,6 +223,11 @@ def bmi(weight: Real, height: Real) -> Any:
     ----------
     .. [1] Keys A, Fidanza F, Karvonen MJ, Kimura N, Taylor HL. Indices of relative weight and
        obesity. J Chronic Dis. 1972;25(6):329-343. doi:10.1016/0021-9681(72)90027-6
+
+    Examples
+    --------
+    >>> round(bmi(70, 175), 1)
+    22.9
     """
     w, h = _range("WT", weight, "weight"), _range("HT", height, "height")
     return _out(w / (h / 100.0) ** 2)
@@ -248,6 +258,11 @@ def ibw_devine(height: Real, sex: Any) -> Any:
     ----------
     .. [1] Devine BJ. Gentamicin therapy. Drug Intell Clin Pharm. 1974;8(11):650-655.
        doi:10.1177/106002807400801104
+
+    Examples
+    --------
+    >>> round(ibw_devine(180, "M"), 1), round(ibw_devine(165, "F"), 1)
+    (75.0, 56.9)
     """
     h = _range("HT", height, "height")
     female = is_female(sex)
@@ -284,6 +299,11 @@ def lbw_janmahasatian(weight: Real, height: Real, sex: Any) -> Any:
     .. [1] Janmahasatian S, Duffull SB, Ash S, Ward LC, Byrne NM, Green B. Quantification of
        lean bodyweight. Clin Pharmacokinet. 2005;44(10):1051-1065.
        doi:10.2165/00003088-200544100-00004
+
+    Examples
+    --------
+    >>> round(lbw_janmahasatian(70, 175, "M"), 1)
+    55.9
     """
     w, b, female = np.asarray(weight, float), bmi(weight, height), is_female(sex)
     return _out(9270.0 * w / np.where(female, 8780.0 + 244.0 * b, 6680.0 + 216.0 * b))
@@ -318,6 +338,11 @@ def abw(weight: Real, height: Real, sex: Any, *, factor: float = 0.4) -> Any:
     .. [1] Bauer LA, Edwards WA, Dellinger EP, Simonowitz DA. Influence of weight on
        aminoglycoside pharmacokinetics in normal weight and morbidly obese patients.
        Eur J Clin Pharmacol. 1983;24(5):643-647. doi:10.1007/BF00542215
+
+    Examples
+    --------
+    >>> round(abw(120, 180, "M"), 1)   # IBW 75.0 kg + 0.4 x (120 - 75.0)
+    93.0
     """
     f = _checked(factor, "factor", 0.0, 1.0, "")
     w, ibw = _range("WT", weight, "weight"), np.asarray(ibw_devine(height, sex))
@@ -414,6 +439,13 @@ def egfr_ckd_epi_2021(scr: Real, age: Real, sex: Any) -> Any:
     .. [1] Inker LA, Eneanya ND, Coresh J, et al. New creatinine- and cystatin C-based
        equations to estimate GFR without race. N Engl J Med. 2021;385(19):1737-1749.
        doi:10.1056/NEJMoa2102953
+
+    Examples
+    --------
+    >>> round(egfr_ckd_epi_2021(1.2, 60, "M"), 1)
+    69.2
+    >>> egfr_ckd_epi_2021([0.7, 1.4], 40, "F").round(1).tolist()
+    [112.1, 48.8]
     """
     s = _range("SCR", scr, "scr")
     a = _checked(age, "age", 18.0, 120.0, "years",
@@ -450,6 +482,11 @@ def egfr_schwartz_bedside(height: Real, scr: Real, *, k: float = 0.413) -> Any:
     ----------
     .. [1] Schwartz GJ, Muñoz A, Schneider MF, et al. New equations to estimate GFR in children
        with CKD. J Am Soc Nephrol. 2009;20(3):629-637. doi:10.1681/ASN.2008030287
+
+    Examples
+    --------
+    >>> round(egfr_schwartz_bedside(120, 0.5), 1)   # 0.413 x 120 / 0.5
+    99.1
     """
     h, s = _range("HT", height, "height"), _range("SCR", scr, "scr")
     return _out(float(_positive(k, "k")) * h / s)
@@ -483,6 +520,13 @@ def maturation_fraction(pma: Real, tm50: float, hill: float) -> Any:
     .. [2] Rhodin MM, Anderson BJ, Peters AM, et al. Human renal function maturation: a
        quantitative description using weight and postmenstrual age. Pediatr Nephrol.
        2009;24(1):67-76. doi:10.1007/s00467-008-0997-5
+
+    Examples
+    --------
+    >>> maturation_fraction(47.7, tm50=47.7, hill=3.4)   # half maturation at TM50
+    0.5
+    >>> round(maturation_fraction(40, tm50=47.7, hill=3.4), 3)   # GFR at term birth
+    0.355
     """
     p = _checked(pma, "pma", 0.0, RANGES["PMA"][2], "weeks")
     t, h = _positive(tm50, "tm50"), _positive(hill, "hill")
@@ -510,6 +554,13 @@ def allometric_factor(weight: Real, ref: float = 70.0, exponent: float = 0.75) -
     ----------
     .. [1] Holford NHG. A size standard for pharmacokinetics. Clin Pharmacokinet.
        1996;30(5):329-332. doi:10.2165/00003088-199630050-00001
+
+    Examples
+    --------
+    >>> round(allometric_factor(35), 4)              # a clearance at 35 kg: (35/70)**0.75
+    0.5946
+    >>> allometric_factor(35, exponent=1.0)          # a volume
+    0.5
     """
     w, r = _positive(weight, "weight"), _positive(ref, "ref")
     e = _checked(exponent, "exponent", -np.inf, np.inf, "")
