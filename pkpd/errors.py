@@ -18,23 +18,75 @@ __all__ = [
 
 
 class PkpdError(Exception):
-    """Base class of every error raised by pkpd."""
+    """Base class of every error raised by pkpd.
+
+    Examples
+    --------
+    Catch every input error of pkpd with one clause:
+
+    >>> import pkpd
+    >>> try:
+    ...     pkpd.Dose("-5 mg", "PO")
+    ... except pkpd.PkpdError as exc:
+    ...     print(type(exc).__name__, "-", exc)
+    RegimenError - dose amount '-5 mg': the amount must be positive
+    """
 
 
 class ModelError(PkpdError):
-    """A model declaration is invalid (undefined symbol, missing ODE, inconsistent units, ...)."""
+    """A model declaration is invalid (undefined symbol, missing ODE, inconsistent units, ...).
+
+    Examples
+    --------
+    >>> import pkpd
+    >>> mb = pkpd.ModelBuilder("m")
+    >>> mb.parameters(TVCL="5 L/h")
+    (TVCL,)
+    >>> mb.build()
+    Traceback (most recent call last):
+    ...
+    pkpd.errors.ModelError: model 'm' declares no state
+    """
 
 
 class RegimenError(PkpdError):
-    """A dosing regimen or dose is invalid (malformed text, negative or NaN amount, ...)."""
+    """A dosing regimen or dose is invalid (malformed text, negative or NaN amount, ...).
+
+    Examples
+    --------
+    >>> import pkpd
+    >>> pkpd.Regimen.parse("500 mg PO q12h")
+    Traceback (most recent call last):
+    ...
+    pkpd.errors.RegimenError: a repeated dose needs how many doses ('x 14') or for how long ...
+      in the part starting at position 1 of '500 mg PO q12h'
+    """
 
 
 class DataError(PkpdError):
-    """A dataset is malformed; the message names the row number, the column and the reason."""
+    """A dataset is malformed; the message names the row number, the column and the reason.
+
+    Examples
+    --------
+    >>> from pkpd.covariates import is_female
+    >>> is_female("X")
+    Traceback (most recent call last):
+    ...
+    pkpd.errors.DataError: sex = 'X' is not valid: use 'F' or 'M' (or 1 = male, 0 = female)
+    """
 
 
 class UnitError(PkpdError):
-    """A quantity has the wrong dimension or an unknown unit."""
+    """A quantity has the wrong dimension or an unknown unit.
+
+    Examples
+    --------
+    >>> import pkpd
+    >>> pkpd.Dose("500 h", "PO")
+    Traceback (most recent call last):
+    ...
+    pkpd.errors.UnitError: dose amount '500 h': 500.0 h has dimension [time]; expected an amount ...
+    """
 
 
 class SolverError(PkpdError):
@@ -48,6 +100,14 @@ class SolverError(PkpdError):
         Model time at which the failure occurred.
     state : str or None
         Name of the offending state, where one can be named.
+
+    Examples
+    --------
+    >>> err = SolverError("step size underflow", subject=3, time=12.5, state="central")
+    >>> err.subject, err.time, err.state
+    (3, 12.5, 'central')
+    >>> isinstance(err, PkpdError)
+    True
     """
 
     def __init__(self, message: str, *, subject: object = None, time: float = float("nan"),
@@ -59,4 +119,13 @@ class SolverError(PkpdError):
 
 
 class EstimationError(PkpdError):
-    """A parameter estimation failed or was given inconsistent input."""
+    """A parameter estimation failed or was given inconsistent input.
+
+    Examples
+    --------
+    >>> import pkpd
+    >>> pkpd.fit_population("one_cmt", None, covariance="hessian")
+    Traceback (most recent call last):
+    ...
+    pkpd.errors.EstimationError: covariance='hessian'; valid: 'sandwich', 'r', 's' or None
+    """

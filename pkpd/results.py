@@ -86,6 +86,14 @@ def prediction_interval(da: xr.DataArray, level: float = 0.90, dim: str = "sampl
     -------
     xarray.DataArray
         Dimension ``quantile`` = ``[(1 - level)/2, 0.5, (1 + level)/2]`` in place of ``dim``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.arange(101.0), dims="sample")
+    >>> pi = prediction_interval(da, level=0.90)
+    >>> pi["quantile"].values.tolist(), pi.values.tolist()
+    ([0.05, 0.5, 0.95], [5.0, 50.0, 95.0])
     """
     if not 0.0 < level < 1.0:
         raise DataError(f"prediction_interval: level {level!r} must be in (0, 1)")
@@ -215,6 +223,18 @@ def per_interval(da: xr.DataArray, tau: Any, *, first: Any = 0.0, count: int | N
     threshold) with a new dimension ``interval`` (k = 0, 1, ...). The interval ends should be
     output times; with ``accumulator`` the AUC of each interval is exact. The last interval at
     steady state gives the steady-state metrics (AUC_tau = F*Dose/CL for a linear model).
+
+    Examples
+    --------
+    Two 2-hour dosing intervals with the same profile:
+
+    >>> import numpy as np, xarray as xr
+    >>> t = xr.DataArray(np.arange(0.0, 4.5, 0.5), dims="time", attrs={"units": "h"})
+    >>> c = xr.DataArray([0.0, 4, 2, 1, 0, 4, 2, 1, 0], dims="time", coords={"time": t},
+    ...                  attrs={"units": "mg/L"})
+    >>> m = per_interval(c, "2 h")
+    >>> m["cmax"].values.tolist(), m["auc"].values.tolist()   # AUC 0.5 x (4 + 2 + 1)
+    ([4.0, 4.0], [3.5, 3.5])
     """
     import xarray as xr
 
@@ -253,6 +273,15 @@ def target_attainment(metric: xr.DataArray, *, above: Any = None, below: Any = N
     -------
     xarray.DataArray
         The fraction in [0, 1] (NaN metrics count as not attained).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> auc = xr.DataArray([350.0, 450.0, 550.0, 650.0], dims="id", attrs={"units": "mg*h/L"})
+    >>> float(target_attainment(auc, above=400, below=600))
+    0.5
+    >>> float(target_attainment(auc, above="0.5 g*h/L"))
+    0.5
     """
     if above is None and below is None:
         raise DataError("target_attainment: give `above`, `below` or both")

@@ -25,7 +25,16 @@ QuantityLike = Any  # a pint Quantity, a string such as "500 mg", or a plain num
 
 @functools.cache
 def registry() -> pint.UnitRegistry:
-    """Return the application-wide pint registry (created once, on first use)."""
+    """Return the application-wide pint registry (created once, on first use).
+
+    Examples
+    --------
+    >>> ureg = registry()
+    >>> ureg.Quantity(1, "g").to("mg").magnitude
+    1000.0
+    >>> ureg.Quantity(1e6, "IU").units   # clinical units are known
+    <Unit('international_unit')>
+    """
     import pint
 
     ureg = _cached_application_registry(pint) or pint.get_application_registry()
@@ -67,7 +76,17 @@ def _cached_application_registry(pint: Any) -> Any:
 
 
 def parse_unit(text: str, *, what: str = "unit") -> pint.Unit:
-    """Parse a unit string such as ``"L/h"``; raise :class:`UnitError` naming ``what``."""
+    """Parse a unit string such as ``"L/h"``; raise :class:`UnitError` naming ``what``.
+
+    Examples
+    --------
+    >>> str(parse_unit("L/h"))
+    'liter / hour'
+    >>> parse_unit("mg/blorp", what="clearance unit")
+    Traceback (most recent call last):
+    ...
+    pkpd.errors.UnitError: clearance unit: unknown unit 'mg/blorp' (...)
+    """
     ureg = registry()
     if text is None or str(text).strip() in ("", "1", "dimensionless"):
         return ureg.dimensionless
@@ -84,6 +103,18 @@ def parse_quantity(value: QuantityLike, *, default_unit: str | None = None,
 
     A bare number (or a string holding only a number) takes ``default_unit``; without one it is
     an error, so that a unit is never guessed.
+
+    Examples
+    --------
+    >>> q = parse_quantity("500 mg")
+    >>> str(q), q.dimensionality
+    ('500 milligram', <UnitsContainer({'[mass]': 1})>)
+    >>> parse_quantity(2.5, default_unit="h").magnitude   # a bare number takes the default unit
+    2.5
+    >>> parse_quantity(500)
+    Traceback (most recent call last):
+    ...
+    pkpd.errors.UnitError: quantity: the number 500 needs a unit
     """
     ureg = registry()
     if isinstance(value, ureg.Quantity):
@@ -130,6 +161,15 @@ def convert(value: QuantityLike, unit: str, *, what: str = "quantity") -> float:
     ------
     UnitError
         If the dimensions differ, naming ``what`` and both units.
+
+    Examples
+    --------
+    >>> convert("1 g", "mg"), convert("90 min", "h"), convert(12.0, "h")
+    (1000.0, 1.5, 12.0)
+    >>> convert("5 mg", "h", what="interval")
+    Traceback (most recent call last):
+    ...
+    pkpd.errors.UnitError: interval: 5 mg cannot be converted to h (dimension [mass] is not [time])
     """
     target = parse_unit(unit, what=what)
     q = parse_quantity(value, default_unit=unit, what=what)
