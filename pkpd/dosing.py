@@ -70,7 +70,19 @@ def _in_unit(da: xr.DataArray, unit: str | None, what: str) -> xr.DataArray:
 @dataclass(frozen=True)
 class Target:
     """An exposure window ``low <= metric <= high`` (base of :class:`AUC`, :class:`Trough`,
-    :class:`Peak`); :meth:`value` computes the metric from a simulated Dataset."""
+    :class:`Peak`); :meth:`value` computes the metric from a simulated Dataset.
+
+    Examples
+    --------
+    The window of every target (here a trough of 10-15 mg/L):
+
+    >>> from pkpd.dosing import Trough
+    >>> t = Trough(10, 15)
+    >>> t.hit([8.0, 12.5, 16.0]).tolist(), t.miss([8.0, 12.5, 16.0]).tolist()
+    ([False, True, False], [2.0, 0.0, 1.0])
+    >>> t.distance([12.5, 15.0]).tolist()   # in half-widths from the middle
+    [0.0, 1.0]
+    """
 
     low: float
     high: float
@@ -107,6 +119,16 @@ class AUC(Target):
     (the difference of the model's accumulator ``AUC_<output>`` between the two times).
 
     At steady state of a linear model, AUC over 24 h = daily dose * F / CL.
+
+    Examples
+    --------
+    A one-compartment model (CL 5 L/h) at steady state: AUC over 24 h = daily dose / CL.
+
+    >>> import pkpd
+    >>> ds = pkpd.simulate("one_cmt", "1250 mg PO q12h x 20", times="216..240 h by 0.5 h",
+    ...                    auc=True)
+    >>> round(float(AUC(400, 600).value(ds)[0]), 1)   # 2500 mg / 5 L/h
+    500.0
     """
 
     unit: str = "mg*h/L"
@@ -138,7 +160,14 @@ class Trough(Target):
     interval (just before the next dose, or the end of the regimen's last interval): for an
     infusion or bolus regimen this is the minimum of the interval. ``unit`` defaults to the
     output's unit. (A dose at exactly the window end is applied before the value, as in
-    NONMEM: end the window at the end of the regimen instead.)"""
+    NONMEM: end the window at the end of the regimen instead.)
+
+    Examples
+    --------
+    >>> t = Trough(10, 15, unit="ug/mL")
+    >>> t.hit([9.9, 10.0]).tolist()
+    [False, True]
+    """
 
     unit: str | None = None
 
@@ -150,7 +179,14 @@ class Trough(Target):
 
 @dataclass(frozen=True)
 class Peak(Target):
-    """Peak: the largest value in the evaluation window. ``unit`` defaults to the output's."""
+    """Peak: the largest value in the evaluation window. ``unit`` defaults to the output's.
+
+    Examples
+    --------
+    >>> p = Peak(20, 40)
+    >>> p.hit([19.0, 35.0]).tolist(), p.miss([19.0, 35.0]).tolist()
+    ([False, True], [1.0, 0.0])
+    """
 
     unit: str | None = None
 
@@ -164,7 +200,16 @@ class TimeAbove:
     """Fraction of the evaluation window during which the output exceeds ``mic`` (a number in
     the output's unit or a quantity string such as ``"8 mg/L"``); the target is reached when
     it is at least ``fraction``. Computed on the window's grid of :data:`GRID_POINTS` intervals
-    with linear interpolation of the crossings (:func:`pkpd.results.exposure`)."""
+    with linear interpolation of the crossings (:func:`pkpd.results.exposure`).
+
+    Examples
+    --------
+    At least half of the window above an MIC of 8 mg/L:
+
+    >>> t = TimeAbove("8 mg/L", 0.5)
+    >>> t.hit([0.4, 0.5, 0.9]).tolist(), t.miss([0.4, 0.9]).round(2).tolist()
+    ([False, True, True], [0.1, 0.0])
+    """
 
     mic: float | str
     fraction: float
@@ -225,6 +270,24 @@ class Recommendation:
     table : pandas.DataFrame
         One row per candidate: ``regimen, dose, interval, [duration], daily_dose, value, hit,
         distance, miss`` (and ``pta`` when choosing by PTA), sorted best first.
+
+    Examples
+    --------
+    AUC over the last day of 20 doses of ``one_cmt`` (CL 5 L/h; at steady state daily dose /
+    CL): 1000 mg every 12 h falls just short of the target's 400 mg*h/L, steady state not
+    being quite reached.
+
+    >>> rec = optimise("one_cmt", AUC(400, 600), template="{dose} PO every {interval} x 20",
+    ...                window=("216 h", "240 h"), doses=["1000 mg", "1250 mg"],
+    ...                intervals=["12 h", "24 h"])
+    >>> rec.regimen_text, round(rec.predicted, 1)
+    ('1250 mg PO every 12 h x 20', 500.0)
+    >>> print(rec.table[["dose", "interval", "value", "hit"]].round(1).to_string(index=False))
+       dose interval  value   hit
+    1250 mg     12 h  500.0  True
+    1000 mg     12 h  400.0 False
+    1250 mg     24 h  250.0 False
+    1000 mg     24 h  200.0 False
     """
 
     regimen_text: str
@@ -249,6 +312,13 @@ def dose_grid(start: Any, stop: Any, step: Any) -> list[str]:
         If ``start`` is not positive, ``step`` is not positive or ``stop < start``.
     UnitError
         If the three are not quantities of the same dimension.
+
+    Examples
+    --------
+    >>> dose_grid("250 mg", "1 g", "250 mg")
+    ['250 mg', '500 mg', '750 mg', '1000 mg']
+    >>> dose_grid("0.5 g", "1 g", "250 mg")
+    ['0.5 g', '0.75 g', '1 g']
     """
     from .units import convert, parse_quantity
 
@@ -400,6 +470,19 @@ def optimise(
         the closest candidates and their metric).
     DataError
         ``by="pta"`` or ``n > 0`` without a fit, or an invalid window or patient.
+
+    Examples
+    --------
+    The regimen of a grid that brings the typical patient of ``one_cmt`` (CL 5 L/h) to an AUC
+    over 24 h of 400-600 mg*h/L at steady state (daily dose / CL: 2000-3000 mg a day; the
+    middle, 500, is 2500 mg a day). The template gives no route: the model's default (PO).
+
+    >>> from pkpd.dosing import AUC, dose_grid, optimise
+    >>> rec = optimise("one_cmt", AUC(400, 600), template="{dose} every {interval} for 10 days",
+    ...                window=("216 h", "240 h"), doses=dose_grid("250 mg", "1500 mg", "250 mg"),
+    ...                intervals=["12 h", "24 h"])
+    >>> rec.dose, rec.interval, round(rec.predicted, 1)
+    ('1250 mg', '12 h', 500.0)
     """
     import pandas as pd
 
