@@ -6,11 +6,13 @@ as a PNG and closes it.
 
 from __future__ import annotations
 
+from ._attainment import target_attainment
 from ._concentration import concentration_time
 from ._gof import eta_covariates, gof
 from ._spaghetti import spaghetti
 from ._trials import published_comparison
+from ._twin import twin
 from ._vpc import vpc
 
 __all__ = ["concentration_time", "eta_covariates", "gof", "published_comparison", "spaghetti",
-           "vpc"]
+           "target_attainment", "twin", "vpc"]
