@@ -103,6 +103,17 @@ class Dose:
         Zero, negative or NaN amount, negative duration or time, both duration and rate.
     UnitError
         Unknown unit or wrong dimension.
+
+    Examples
+    --------
+    >>> from pkpd.events import Dose
+    >>> d = Dose("1 g", "intravenous", duration="30 min")
+    >>> d.into, str(d)
+    ('IV', '1 g IV over 30 min')
+    >>> str(Dose("25 mg/kg", "central", time="8 h"))
+    '25 mg/kg into central starting at 8 h'
+    >>> Dose("500 mg").into is None     # the model's default route, resolved at simulation
+    True
     """
 
     amount: Any
@@ -226,6 +237,19 @@ class Regimen:
     Parameters
     ----------
     parts : tuple of RegimenPart
+
+    Examples
+    --------
+    >>> import pkpd
+    >>> from pkpd.events import Dose, Regimen
+    >>> r = Regimen.repeat(Dose("500 mg", "PO"), every="12 h", count=14)
+    >>> str(r)
+    '500 mg PO every 12 h x 14'
+    >>> r == Regimen.parse("500 mg PO q12h x 14")
+    True
+    >>> ev = r.to_events(pkpd.load_model("two_cmt_oral"))
+    >>> ev.cmt.tolist(), ev.amt.tolist(), ev.ii.tolist(), ev.addl.tolist()
+    ([1], [500.0], [12.0], [13])
     """
 
     parts: tuple[RegimenPart, ...]

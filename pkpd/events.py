@@ -146,6 +146,20 @@ class EventTable:
     ------
     DataError
         If lengths, dtypes or values are inconsistent.
+
+    Examples
+    --------
+    A 100 mg dose into compartment 1 and two observations, for one subject:
+
+    >>> import numpy as np
+    >>> from pkpd.events import EventTable
+    >>> ev = EventTable(ids=np.array([1]), offsets=np.array([0, 3]),
+    ...                 time=np.array([0.0, 1.0, 2.0]), evid=np.array([1, 0, 0]),
+    ...                 amt=np.array([100.0, 0.0, 0.0]), cmt=np.array([1, 0, 0]),
+    ...                 rate=np.zeros(3), ii=np.zeros(3), addl=np.zeros(3, dtype=np.int64),
+    ...                 ss=np.zeros(3, dtype=np.int64))
+    >>> ev.output.tolist()     # predictions at the observation records
+    [False, True, True]
     """
 
     ids: np.ndarray

@@ -189,6 +189,17 @@ def load_model(name_or_path: str | Path) -> Any:
     ModelError
         For an unknown name (listing the available models and close matches) or an invalid
         model file.
+
+    Examples
+    --------
+    >>> import pkpd
+    >>> m = pkpd.load_model("one_cmt")
+    >>> m.name, [f"{p.name} = {p.value:g} {p.unit}" for p in m.parameters]
+    ('one_cmt', ['TVKA = 1 1/h', 'TVCL = 5 L/h', 'TVV = 50 L'])
+    >>> pkpd.load_model("one_cmpt")
+    Traceback (most recent call last):
+    ...
+    pkpd.errors.ModelError: unknown model 'one_cmpt'; did you mean one_cmt, ...
     """
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text:

@@ -98,6 +98,19 @@ class Model:
     :func:`pkpd.load_model`; the constructor itself does not validate.
 
     Two models are equal when their :attr:`hash` is equal.
+
+    Examples
+    --------
+    >>> import pkpd
+    >>> m = pkpd.load_model("two_cmt_oral")
+    >>> m.state_names, m.output_names, m.time_unit
+    (('depot', 'central', 'periph'), ('CP',), 'h')
+    >>> m.routes, m.default_route
+    ({'IV': 'central', 'PO': 'depot'}, 'PO')
+    >>> [p.name for p in m.parameters]
+    ['TVKA', 'TVCL', 'TVV1', 'TVQ', 'TVV2']
+    >>> m == pkpd.load_model("two_cmt_oral"), len(m.hash)
+    (True, 64)
     """
 
     name: str
