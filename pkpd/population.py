@@ -242,6 +242,19 @@ class Population:
 
     Build one with :meth:`virtual`, :meth:`from_table` or :meth:`bootstrap`; draw subjects with
     :meth:`sample`. A Population holds no random state: every draw takes its own seed.
+
+    Examples
+    --------
+    >>> import pkpd
+    >>> pop = pkpd.Population.virtual("adult", age=(40, 60))
+    >>> patients = pop.sample(200, seed=1)
+    >>> list(patients.columns)
+    ['ID', 'SEX', 'AGE', 'HT', 'WT', 'SCR', 'BMI', 'BSA', 'CRCL', 'EGFR']
+    >>> bool(patients["AGE"].between(40, 60).all()), len(patients)
+    (True, 200)
+    >>> table = pkpd.Population.from_table({"WT": [60.0, 80.0], "SEX": [0, 1]})
+    >>> table.sample().to_dict("list")     # every source patient once, in order
+    {'ID': [1, 2], 'WT': [60.0, 80.0], 'SEX': [0.0, 1.0]}
     """
 
     def __init__(self, *, kind: str, table: pd.DataFrame | None = None,

@@ -282,6 +282,27 @@ def load_pbpk_text(text: str, source: str) -> Model:
     ------
     ModelError
         On a TOML syntax error, an unknown section or key, a missing or invalid drug property.
+
+    Examples
+    --------
+    A neutral drug described by a few properties (see :mod:`pkpd.pbpk` for the keys):
+
+    >>> import pkpd
+    >>> text = '''
+    ... [model]
+    ... name = "drug_x"
+    ... [drug]
+    ... name = "drug x"
+    ... type = "neutral"
+    ... logp = { value = 1.0, unit = "1" }
+    ... fu = { value = 0.5, unit = "1" }
+    ... bp = { value = 1.0, unit = "1" }
+    ... cl_hepatic = { value = 5.0, unit = "L/h" }
+    ... ka = { value = 1.0, unit = "1/h" }
+    ... '''
+    >>> m = pkpd.load_pbpk_text(text, "drug_x.toml")
+    >>> m.name, m.routes, m.output_names
+    ('drug_x', {'IV': 'venous', 'PO': 'lumen'}, ('CP', 'CB'))
     """
     def build() -> Model:
         try:

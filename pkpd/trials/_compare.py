@@ -60,6 +60,21 @@ class PublishedComparison:
         The model's name.
     variability : tuple of str
     seed : object
+
+    Examples
+    --------
+    See :func:`compare_published` for the arguments:
+
+    >>> import pkpd
+    >>> from pkpd.trials import PublishedSummary, TrialArm, compare_published
+    >>> arm = TrialArm("1 g", "1 g IV over 1 h q12h x 8", n=10, population={"CRCL": 110})
+    >>> rows = [PublishedSummary("1 g", "mean", 25, unit="ug/mL", time="2 h",
+    ...                          after="end of last infusion")]
+    >>> res = compare_published("vancomycin_goti2018", rows, [arm], n_trials=100, seed=1)
+    >>> res.simulated.shape, res.levels, res.n_trials
+    ((1, 100), (0.9, 0.95), 100)
+    >>> list(res.table.columns[:6])
+    ['row', 'group', 'label', 'statistic', 'n', 'unit']
     """
 
     table: pd.DataFrame
