@@ -127,19 +127,28 @@ def out_dir(path: str) -> Path:
     return p
 
 
+DATASET_FORMATS = (".nc", ".csv", ".zarr")
+
+
+def check_dataset_path(path: str | None, option: str = "--out") -> None:
+    """Fail early on an output name of unknown format."""
+    if path is not None and Path(path).suffix.lower() not in DATASET_FORMATS:
+        raise DataError(f"{option} {path!r}: unknown format; use a name ending in .nc, .csv "
+                        "or .zarr")
+
+
 def write_dataset(ds: xr.Dataset, path: str) -> None:
     """Save a simulation: ``.nc`` (netCDF), ``.csv`` (one row per id, sample and time) or
-    ``.zarr`` (a zarr store)."""
+    ``.zarr`` (a zarr store, not consolidated: open it with ``xarray.open_zarr(path,
+    consolidated=False)``)."""
+    check_dataset_path(path)
     suffix = Path(path).suffix.lower()
     if suffix == ".nc":
         ds.to_netcdf(path)
     elif suffix == ".csv":
         ds.to_dataframe().to_csv(path)
-    elif suffix == ".zarr":
-        ds.to_zarr(path, mode="w")
     else:
-        raise DataError(f"--out {path!r}: unknown format; use a name ending in .nc, .csv or "
-                        ".zarr")
+        ds.to_zarr(path, mode="w", consolidated=False)
 
 
 def print_frame(frame: pd.DataFrame, digits: int = 4, index: bool = True) -> None:

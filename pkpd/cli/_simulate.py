@@ -9,6 +9,7 @@ from ._common import (
     MODEL_HELP,
     Formatter,
     add_patient_args,
+    check_dataset_path,
     load,
     make_patient,
     patient_items,
@@ -121,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
         raise PkpdError(f"--n {args.n}: must be a positive number of replicates")
     if args.every < 1:
         raise PkpdError(f"--every {args.every}: must be at least 1")
+    check_dataset_path(args.out)
+    if args.csv is not None and not args.csv.lower().endswith(".csv"):
+        raise PkpdError(f"--csv {args.csv!r}: expected a name ending in .csv")
     model = load(args.model)
     patient = make_patient(patient_items(args.patient, args.cov))
     if args.n is None:
