@@ -212,10 +212,9 @@ def _from_cohort(data: Any, above: float | None, below: float | None, x: str | N
         raise DataError("target_attainment of a cohort: give above=, below= or both")
     x = x or ("MIC" if mic is not None else "dose")
     if mic is not None:
-        m = np.atleast_1d(np.asarray(mic, dtype=float))
-        if not np.all(m > 0):
+        m = np.sort(np.asarray(mic, dtype=float).ravel())      # a copy: the caller's stays
+        if not len(m) or not np.all(m > 0):
             raise DataError(f"mic {mic!r}: MICs must be positive")
-        m.sort()
         items = data.items() if isinstance(data, Mapping) else [("PTA", data)]
         return {str(k): (m, np.array([_fraction(np.asarray(v, dtype=float) / mj, above, below)
                                       for mj in m])) for k, v in items}, x, ""
