@@ -92,10 +92,14 @@ def concentration_time(ds: xr.Dataset, *, variables: str | Sequence[str] | None 
     Examples
     --------
     >>> import pkpd
-    >>> ds = pkpd.simulate("one_cmt_iv", "100 mg IV q12h x 3", n=50, seed=1,
-    ...                    times="0..36 h by 0.5 h")                      # doctest: +SKIP
-    >>> fig = concentration_time(ds, variables="CP", log=True, target=(1, 10),
-    ...                          doses="100 mg IV q12h x 3")              # doctest: +SKIP
+    >>> ds = pkpd.simulate("one_cmt", "100 mg IV q12h x 3", n=50, seed=1,
+    ...                    times="0..36 h by 0.5 h")
+    >>> fig = concentration_time(ds, variables="CP", log=True, target=(1, 2),
+    ...                          doses="100 mg IV q12h x 3")
+    >>> [ln.get_gid() for ln in fig.axes[0].lines if ln.get_gid()]
+    ['median', 'doses']
+    >>> fig.axes[0].get_ylabel(), fig.axes[0].get_yscale()
+    ('CP (mg/L)', 'log')
     """
     plt = c.pyplot(path)
     band_list = c.check_bands(bands)
