@@ -56,6 +56,25 @@ class Diagnostics:
         The unit of DV (and of PRED, IPRED, EPRED, RES, IRES) of each output.
     time_unit : str
         The unit of TIME (the model's time unit).
+
+    Examples
+    --------
+    Ten subjects simulated from ``theophylline_1cmt`` (between-subject variability and
+    residual error), one 320 mg oral dose each, as a NONMEM-format table:
+
+    >>> import numpy as np, pandas as pd, pkpd
+    >>> t = [0.5, 1, 2, 4, 8, 12, 24]
+    >>> cp = pkpd.simulate("theophylline_1cmt", "320 mg PO", times=t, n=10, seed=1)["CP_obs"]
+    >>> frame = pd.DataFrame({
+    ...     "ID": np.repeat(np.arange(1, 11), 8), "TIME": np.tile([0, *t], 10),
+    ...     "AMT": np.tile([320] + [0] * 7, 10), "EVID": np.tile([1] + [0] * 7, 10),
+    ...     "CMT": np.tile([1] + [2] * 7, 10),
+    ...     "DV": np.column_stack([np.zeros(10), cp[0].values]).ravel()})
+    >>> d = pkpd.diagnose(None, frame, model="theophylline_1cmt", n_sim=100, seed=1)
+    >>> d.table.shape, list(d.table.columns[-4:])
+    ((70, 18), ['CWRES', 'IWRES', 'PD', 'NPDE'])
+    >>> list(d.npde_tests.index)
+    ['mean', 'variance', 'normality', 'global']
     """
 
     table: pd.DataFrame
@@ -138,6 +157,24 @@ def diagnose(fit: Any, data: Any = None, *, n_sim: int = 1000,
 
     Examples
     --------
+    Ten subjects simulated from ``theophylline_1cmt`` (between-subject variability and
+    residual error), one 320 mg oral dose each, as a NONMEM-format table:
+
+    >>> import numpy as np, pandas as pd, pkpd
+    >>> t = [0.5, 1, 2, 4, 8, 12, 24]
+    >>> cp = pkpd.simulate("theophylline_1cmt", "320 mg PO", times=t, n=10, seed=1)["CP_obs"]
+    >>> frame = pd.DataFrame({
+    ...     "ID": np.repeat(np.arange(1, 11), 8), "TIME": np.tile([0, *t], 10),
+    ...     "AMT": np.tile([320] + [0] * 7, 10), "EVID": np.tile([1] + [0] * 7, 10),
+    ...     "CMT": np.tile([1] + [2] * 7, 10),
+    ...     "DV": np.column_stack([np.zeros(10), cp[0].values]).ravel()})
+    >>> fit = pkpd.fit_population("theophylline_1cmt", frame)
+    >>> d = pkpd.diagnose(fit, n_sim=100, seed=1)
+    >>> list(d.shrinkage.index), d.table.shape
+    (['eta_KA', 'eta_CL', 'eta_V', 'CP'], (70, 18))
+
+    The theophylline study of the shared data folder (not in the repository, so not run here):
+
     >>> fit = pkpd.fit_population("theophylline_1cmt", "theophylline.csv")  # doctest: +SKIP
     >>> d = pkpd.diagnose(fit, n_sim=1000, seed=1)                     # doctest: +SKIP
     >>> d.table[["ID", "TIME", "DV", "PRED", "IPRED", "CWRES", "NPDE"]]    # doctest: +SKIP

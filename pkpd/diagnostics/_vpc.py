@@ -80,6 +80,25 @@ class VPC:
         The unit of DV of each output.
     time_unit : str
         The unit of TIME (the model's time unit).
+
+    Examples
+    --------
+    Ten subjects simulated from ``theophylline_1cmt`` (between-subject variability and
+    residual error), one 320 mg oral dose each, as a NONMEM-format table:
+
+    >>> import numpy as np, pandas as pd, pkpd
+    >>> t = [0.5, 1, 2, 4, 8, 12, 24]
+    >>> cp = pkpd.simulate("theophylline_1cmt", "320 mg PO", times=t, n=10, seed=1)["CP_obs"]
+    >>> frame = pd.DataFrame({
+    ...     "ID": np.repeat(np.arange(1, 11), 8), "TIME": np.tile([0, *t], 10),
+    ...     "AMT": np.tile([320] + [0] * 7, 10), "EVID": np.tile([1] + [0] * 7, 10),
+    ...     "CMT": np.tile([1] + [2] * 7, 10),
+    ...     "DV": np.column_stack([np.zeros(10), cp[0].values]).ravel()})
+    >>> v = pkpd.vpc("theophylline_1cmt", frame, n=100, seed=1)
+    >>> v
+    VPC(model='theophylline_1cmt', 70 observations, 1 stratum/output group(s), n=100, ...)
+    >>> sorted(set(v.table["quantile"]))
+    [0.05, 0.5, 0.95]
     """
 
     table: pd.DataFrame
@@ -334,6 +353,23 @@ def vpc(fit_or_model: Any, data: Any = None, *, n: int = 500,
 
     Examples
     --------
+    Ten subjects simulated from ``theophylline_1cmt`` (between-subject variability and
+    residual error), one 320 mg oral dose each, as a NONMEM-format table:
+
+    >>> import numpy as np, pandas as pd, pkpd
+    >>> t = [0.5, 1, 2, 4, 8, 12, 24]
+    >>> cp = pkpd.simulate("theophylline_1cmt", "320 mg PO", times=t, n=10, seed=1)["CP_obs"]
+    >>> frame = pd.DataFrame({
+    ...     "ID": np.repeat(np.arange(1, 11), 8), "TIME": np.tile([0, *t], 10),
+    ...     "AMT": np.tile([320] + [0] * 7, 10), "EVID": np.tile([1] + [0] * 7, 10),
+    ...     "CMT": np.tile([1] + [2] * 7, 10),
+    ...     "DV": np.column_stack([np.zeros(10), cp[0].values]).ravel()})
+    >>> v = pkpd.vpc("theophylline_1cmt", frame, n=100, seed=1)   # the model's own values
+    >>> v.table.columns[:4].tolist(), int(v.table["outside"].sum())
+    (['stratum', 'output', 'bin', 'kind'], 0)
+
+    The theophylline study of the shared data folder (not in the repository, so not run here):
+
     >>> v = pkpd.vpc("theophylline_1cmt", "theophylline.csv", n=500, seed=1)  # doctest: +SKIP
     >>> v.table[v.table.kind == "percentile"][["bin", "time", "quantile", "observed",
     ...                                        "sim_lo", "sim_hi", "outside"]]  # doctest: +SKIP
