@@ -123,7 +123,7 @@ def target_attainment(data: Any, *, above: float | None = None, below: float | N
                 ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         from matplotlib.ticker import PercentFormatter
 
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0, symbol=" %"))
         ax.set_ylim(-0.02, 1.04)
         ax.set_xlabel(c.label(x_name, unit))
         ax.set_ylabel("probability of target attainment")
