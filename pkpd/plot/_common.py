@@ -257,13 +257,16 @@ def draw_doses(ax: Axes, starts: np.ndarray, ends: np.ndarray) -> None:
 
 def draw_target(ax: Axes, target: Sequence[float | None] | None, unit: str) -> None:
     """The target window (low, high) shaded (gid ``"target"``); with one bound None, a
-    dashed line at the other."""
+    dashed line at the other. Bounds are numbers in ``unit`` or quantities (``"10 mg/L"``)."""
     if target is None:
         return
     if len(target) != 2:
         raise DataError(f"target {target!r}: give (low, high), e.g. (10, 20); None for an "
                         "open side")
-    lo, hi = (None if v is None else float(v) for v in target)
+    from ..units import convert
+
+    lo, hi = (None if v is None else convert(v, unit, what="target") if unit and not
+              isinstance(v, int | float | np.number) else float(v) for v in target)
     text = " ".join(filter(None, ["target", f"{lo:g}" if lo is not None else "",
                                   "-" if lo is not None and hi is not None else "",
                                   f"{hi:g}" if hi is not None else "", unit or ""]))

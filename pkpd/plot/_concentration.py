@@ -69,8 +69,8 @@ def concentration_time(ds: xr.Dataset, *, variables: str | Sequence[str] | None 
         ``regimen`` attribute of ``ds`` if it has one.
     target : (low, high) or dict, optional
         A target window shaded on the first panel, e.g. ``(10, 20)`` for a trough range in
-        the output's unit (``None`` for an open side: a dashed line); a dict maps output
-        names to windows.
+        the output's unit or ``("10 mg/L", "20 mg/L")`` (``None`` for an open side: a dashed
+        line); a dict maps output names to windows.
     bands : sequence of (low, high), optional
         Percentile bands, in percent (default ``((5, 95), (25, 75))``).
     individual : bool, optional

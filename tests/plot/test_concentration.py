@@ -206,6 +206,13 @@ def test_log_axis_and_target_window(one_cmt, tmp_path):
     assert "target 0.5 - 1.5 mg/L" in ax.get_legend_handles_labels()[1]
 
 
+def test_target_given_as_quantities_is_converted(cohort):
+    fig = concentration_time(cohort, variables="CP", target=("500 ug/L", "1.5 mg/L"))
+    span = one(fig.axes[0], "target")
+    ys = span.get_path().transformed(span.get_patch_transform()).vertices[:, 1]
+    np.testing.assert_allclose(sorted(set(np.round(ys, 12))), [0.5, 1.5])
+
+
 def test_open_target_is_a_line(cohort):
     fig = concentration_time(cohort, variables="CP", target=(1.0, None))
     line = one(fig.axes[0], "target")
