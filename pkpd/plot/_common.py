@@ -3,7 +3,9 @@ percentiles, observed levels, dose markers and target windows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,15 @@ TARGET_COLOR = "#2ca02c"
 DOSE_COLOR = "#7a4fa3"
 #: Default bands: 5-95 % and 25-75 % (percent).
 BANDS: tuple[tuple[float, float], ...] = ((5.0, 95.0), (25.0, 75.0))
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """No floating-point or all-NaN warnings (a time where every curve is NaN, e.g. 0 on a
+    log axis, has no median: it is not drawn)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def pyplot(path: str | Path | None) -> Any:
@@ -99,11 +110,11 @@ def draw_bands(ax: Axes, t: np.ndarray, y: np.ndarray, bands: list[tuple[float, 
     """Shaded percentile bands of the curves ``y`` (n_curves, n_time) and their median on
     top; returns the median. Artists carry gids ``"<gid>band <lo>-<hi>"`` and
     ``"<gid>median"``."""
-    with np.errstate(all="ignore"):
+    with quiet():
         median = np.nanmedian(y, axis=0) if len(y) else np.full(len(t), np.nan)
     alphas = np.linspace(0.18, 0.38, len(bands)) if len(bands) > 1 else [0.25]
     for (lo, hi), alpha in zip(bands, alphas, strict=True):
-        with np.errstate(all="ignore"):
+        with quiet():
             p = np.nanpercentile(y, [lo, hi], axis=0)
         ax.fill_between(t, positive(p[0], log), positive(p[1], log), color=color,
                         alpha=float(alpha), lw=0, label=f"{what}{lo:g}-{hi:g} %",

@@ -175,7 +175,7 @@ def _panel(ax: Axes, ds: xr.Dataset, name: str, t: np.ndarray,
         _individual_lines(ax, ds, name, t, y, log, coloured=not use_bands)
     if use_bands:
         median = c.draw_bands(ax, t, y, bands, log=log)
-        with np.errstate(all="ignore"):
+        with c.quiet():
             return [median, *(np.nanpercentile(y, b, axis=0) for b in bands)]
     if n == 1:
         ax.plot(t, c.positive(y[0], log), color=c.MEDIAN_COLOR, lw=2.0, label="prediction",

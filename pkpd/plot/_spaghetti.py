@@ -102,7 +102,7 @@ def spaghetti(ds: xr.Dataset, variable: str, *, color_by: Any = None, median: bo
         if median:
             import matplotlib.patheffects as pe
 
-            with np.errstate(all="ignore"):
+            with c.quiet():
                 med = np.nanmedian(y, axis=0)
             ax.plot(t, c.positive(med, log), color="black", lw=2.4, zorder=4,
                     label=f"median ({len(y)} curves)", gid="median",

@@ -171,7 +171,7 @@ def _prior(ax: Axes, prior: xr.Dataset, variable: str, pct: tuple[float, float],
     y = c.curves(prior[variable])
     if len(y) < 2:
         raise DataError("twin: the prior needs many subjects or samples (simulate with n=)")
-    with np.errstate(all="ignore"):
+    with c.quiet():
         p = np.nanpercentile(y, pct, axis=0)
         med = np.nanmedian(y, axis=0)
     ax.fill_between(t, c.positive(p[0], log), c.positive(p[1], log), color=PRIOR_COLOR,
@@ -193,7 +193,7 @@ def _posterior(ax: Axes, post: xr.Dataset, variable: str, t: np.ndarray,
         what = f"posterior {100 * (q.max() - q.min()):.0f} % band"
         line, line_label = y[0], "individual prediction (posterior mode)"
     elif len(y) >= 2:
-        with np.errstate(all="ignore"):
+        with c.quiet():
             p = np.nanpercentile(y, pct, axis=0)
             line = np.nanmedian(y, axis=0)
         what, line_label = f"posterior {100 * level:g} % band", "posterior median"

@@ -262,3 +262,20 @@ def test_bad_arguments(cohort):
         concentration_time(cohort, target=(1, 2, 3))
     with pytest.raises(DataError, match="TIME"):
         concentration_time(cohort, observed=pd.DataFrame({"DV": [1.0]}))
+
+
+def test_a_time_without_values_is_left_out_silently():
+    """A time where every curve is NaN (e.g. a log axis at an oral dose's time 0) has no
+    median or band there, and no warning is printed (the command line's stderr stays
+    empty)."""
+    import warnings
+
+    values = np.random.default_rng(0).lognormal(size=(6, 4))
+    values[:, 0] = np.nan
+    ds = xr.Dataset({"E": (("id", "time"), values)}, coords={"time": np.arange(4.0)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = concentration_time(ds, log=True)
+    med = one(fig.axes[0], "median").get_ydata()
+    assert np.isnan(med[0])
+    np.testing.assert_allclose(med[1:], np.median(values[:, 1:], axis=0), rtol=1e-13)
