@@ -312,7 +312,7 @@ def simulate_chunked(
     >>> mean = ds["CP"].mean("id").compute()
 
     A virtual cohort of 100 000 patients with IIV and residual error drawn chunk by chunk
-    (not run in the test suite: it takes minutes):
+    (not run in the test suite: far too many subjects for an example there):
 
     >>> adults = pkpd.Population.virtual("adult").sample(100_000, seed=1)  # doctest: +SKIP
     >>> ds = simulate_chunked("two_cmt_oral", "500 mg PO q12h x 14", adults, n=1, seed=1,
