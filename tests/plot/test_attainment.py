@@ -14,6 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy.stats import norm
 
 import pkpd
@@ -134,6 +137,23 @@ def test_a_table_given_by_the_caller(tmp_path):
     assert "1 g (≥ 90 % up to MIC 1 mg/L)" in labels
     assert "2 g" in labels                    # above 90 % everywhere: no breakpoint shown
     assert ax.get_title() == "PTA table"
+
+
+@settings(max_examples=20, deadline=None)
+@given(arrays(np.float64, 25, elements=st.floats(1e-3, 1e4)),
+       st.lists(st.floats(0.01, 64.0), min_size=2, max_size=6, unique=True),
+       st.floats(1.0, 1000.0))
+def test_pta_against_mic_is_the_fraction_and_never_rises(metric, mics, above):
+    """For any cohort, the curve is the fraction with metric / MIC >= target at each MIC,
+    and it does not increase with the MIC."""
+    fig = target_attainment({"A": metric}, mic=mics, above=above)
+    line = one(fig.axes[0], "pta A")
+    m = np.sort(mics)
+    np.testing.assert_array_equal(line.get_xdata(), m)
+    p = np.asarray(line.get_ydata())
+    np.testing.assert_array_equal(p, [np.count_nonzero(metric / x >= above) / 25 for x in m])
+    assert np.all(np.diff(p) <= 0)
+    plt.close(fig)
 
 
 def test_bad_arguments():
