@@ -87,6 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         return int(args.run(args))
+    except BrokenPipeError:  # the reader went away (`pkpd nca data.csv | head`): stop quietly
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except PkpdError as exc:
         print(f"pkpd: error: {exc}", file=sys.stderr)
         return 1
