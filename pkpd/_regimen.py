@@ -232,7 +232,8 @@ class Regimen:
     """An ordered, immutable collection of dosing parts.
 
     Build one with :meth:`single`, :meth:`repeat`, :meth:`then`, ``+`` or :meth:`parse`.
-    ``str(regimen)`` gives text that :meth:`parse` reads back to an equal regimen.
+    ``str(regimen)`` gives text that :meth:`parse` reads back to an equal regimen (except
+    for a part without a route after a part with one: in text the route carries over).
 
     Parameters
     ----------
