@@ -168,11 +168,20 @@ def observed_for(observed: Any, name: str, first: bool) -> pd.DataFrame | None:
     return frame if first else None
 
 
+def subject_colour(k: int) -> Any:
+    """The colour of the k-th subject (tab10, cycling): lines and levels of a subject match."""
+    import matplotlib as mpl
+
+    return mpl.colormaps["tab10"](k % 10)
+
+
 def draw_observed(ax: Axes, frame: pd.DataFrame | None, log: bool, *,
-                  label_text: str = "observed") -> np.ndarray:
+                  label_text: str = "observed", subjects: Sequence[Any] | None = None
+                  ) -> np.ndarray:
     """Observed levels as black points (gid ``"observed"``), one marker colour per subject
-    when there are several (up to 10); censored levels (BLQ) as open triangles at the
-    LLOQ (gid ``"BLQ"``). Returns the values drawn."""
+    when there are several (up to 10): the colour of the subject's line when its ID is among
+    ``subjects`` (the plotted subjects, in order), else by order of appearance. Censored
+    levels (BLQ) are open triangles at the LLOQ (gid ``"BLQ"``). Returns the values drawn."""
     if frame is None or not len(frame):
         return np.empty(0)
     blq = frame["BLQ"].to_numpy(bool) if "BLQ" in frame else np.zeros(len(frame), bool)
@@ -181,11 +190,10 @@ def draw_observed(ax: Axes, frame: pd.DataFrame | None, log: bool, *,
     colors: Any = OBSERVED_COLOR
     ids = obs["ID"].to_numpy() if "ID" in obs else None
     if ids is not None and 1 < len(np.unique(ids)) <= 10:
-        import matplotlib as mpl
-
-        palette = mpl.colormaps["tab10"]
-        index = {v: k for k, v in enumerate(dict.fromkeys(ids))}
-        colors = [palette(index[v]) for v in ids]
+        order = list(subjects) if subjects is not None else []
+        if not all(v in order for v in ids):
+            order = list(dict.fromkeys(ids))
+        colors = [subject_colour(order.index(v)) for v in ids]
         label_text += " (colour: ID)"
     ax.scatter(obs["TIME"].to_numpy(float), y, s=30, c=colors, edgecolors="white",
                linewidths=0.6, zorder=5, label=label_text, gid="observed")

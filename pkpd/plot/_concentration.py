@@ -21,8 +21,6 @@ __all__ = ["concentration_time"]
 
 #: Fewer curves than this are drawn one by one (by default) rather than as bands.
 MIN_BAND_CURVES = 5
-_LINES = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-          "#bcbd22", "#17becf", "#ff7f0e")
 
 
 def concentration_time(ds: xr.Dataset, *, variables: str | Sequence[str] | None = None,
@@ -115,7 +113,8 @@ def concentration_time(ds: xr.Dataset, *, variables: str | Sequence[str] | None 
             unit = str(da.attrs.get("units", ""))
             shown = _panel(ax, ds, name, t, band_list, log, individual)
             frame = c.observed_for(observed, name, first=k == 0)
-            shown.append(c.draw_observed(ax, frame, log))
+            ids = list(ds["id"].values) if "id" in ds.coords and ds["id"].ndim == 1 else None
+            shown.append(c.draw_observed(ax, frame, log, subjects=ids))
             c.draw_target(ax, targets.get(name), unit)
             c.draw_doses(ax, starts, ends)
             ax.set_ylabel(c.label(name, unit))
@@ -193,7 +192,7 @@ def _individual_lines(ax: Axes, ds: xr.Dataset, name: str, t: np.ndarray, y: np.
            else np.arange(1, len(y) + 1))
     for i in pick:
         if coloured:
-            ax.plot(t, c.positive(y[i], log), lw=1.5, color=_LINES[i % len(_LINES)],
+            ax.plot(t, c.positive(y[i], log), lw=1.5, color=c.subject_colour(int(i)),
                     label=f"ID {ids[i]}", gid="individual")
         else:
             ax.plot(t, c.positive(y[i], log), lw=0.5, color="0.45", alpha=0.18,

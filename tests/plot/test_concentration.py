@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -113,6 +114,13 @@ def test_few_subjects_one_line_each_as_before(one_cmt, tmp_path):
                                    rtol=1e-6, atol=1e-9)
     assert by_gid(ax, "median") == []
     assert fig._suptitle.get_text() == "three patients"
+    # each subject's levels in the colour of its line
+    obs = pd.DataFrame({"ID": [3, 1, 3], "TIME": [2.0, 4.0, 14.0], "DV": [1.0, 1.5, 1.2]})
+    fig = concentration_time(ds, observed=obs)
+    lines = by_gid(fig.axes[0], "individual")
+    points = one(fig.axes[0], "observed").get_facecolors()
+    for k, subject in enumerate(obs["ID"]):
+        np.testing.assert_allclose(points[k], mpl.colors.to_rgba(lines[subject - 1].get_color()))
 
 
 def test_observed_points_per_id_and_blq(cohort):
