@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..estimation import PopulationFit
 
+#: How each method is named in what is printed.
+LABELS = {"focei": "FOCE-I", "foce": "FOCE", "fo": "FO", "saem": "SAEM"}
+
 EPILOG = """\
 examples:
   pkpd fit theophylline.csv theophylline_1cmt
@@ -69,7 +72,7 @@ def population_fit(model_name: str, data_path: str, method: str, lloq: float | N
 
     model = load(model_name)
     data = read_data(data_path, model=model)
-    with iteration_progress(f"{method.upper()} fit") as report:
+    with iteration_progress(f"{LABELS.get(method, method)} fit") as report:
         return fit_population(model, data, method=method, lloq=lloq, seed=seed,
                               progress=report)
 
@@ -80,10 +83,10 @@ def summary(fit: PopulationFit) -> pd.DataFrame:
 
 
 def print_fit(fit: PopulationFit) -> None:
-    print(f"model {fit.model.name}: {fit.ofv_method}, {fit.n_subjects} subjects, "
-          f"{fit.n_obs} observations")
-    print(f"OFV {fit.ofv:.4f}  ({fit.status}; covariance: {fit.covariance_status}; "
-          f"{fit.runtime:.1f} s)")
+    print(f"model {fit.model.name}: {LABELS.get(fit.method, fit.method)} fit, "
+          f"{fit.n_subjects} subjects, {fit.n_obs} observations")
+    print(f"OFV {fit.ofv:.4f} ({fit.ofv_method})")
+    print(f"{fit.status}; covariance: {fit.covariance_status}; {fit.runtime:.1f} s")
     table = summary(fit).rename(columns={"rse": "rse_%"})
     print_frame(table)
 

@@ -89,6 +89,17 @@ def test_writes_estimates_etas_diagnostics_and_plots(fitted, api_fit, theophylli
     assert m is not None and 0 <= float(m[1]) < 100
 
 
+def test_saem_prints_the_api_estimates(cli, theophylline) -> None:
+    run = cli("fit", theophylline, "theophylline_1cmt", "--method", "saem", "--seed", 3)
+    assert run.code == 0, run.err
+    api = pkpd.fit_population("theophylline_1cmt", str(theophylline), method="saem", seed=3)
+    assert "theophylline_1cmt: SAEM fit, 12 subjects" in run.out
+    assert f"OFV {api.ofv:.4f} (FOCE-I" in run.out
+    for name, value in api.estimates.items():
+        line = next(ln for ln in run.out.splitlines() if ln.startswith(f"{name} "))
+        assert float(line.split()[2]) == pytest.approx(value, rel=1e-3), name
+
+
 def test_without_out_only_prints(cli, theophylline, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     run = cli("fit", theophylline, "theophylline_1cmt")
@@ -103,7 +114,7 @@ def test_progress_bar_on_a_terminal(cli, theophylline, monkeypatch) -> None:
     monkeypatch.setattr(common, "_interactive", lambda: True)
     run = cli("fit", theophylline, "theophylline_1cmt")
     assert run.code == 0
-    assert "FOCEI fit" in run.err and "it" in run.err
+    assert "FOCE-I fit" in run.err and "it" in run.err
 
 
 @pytest.mark.parametrize(("argv", "message"), [
