@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("simulation",),                # one in-process run -> xarray.Dataset
     ("scale",),                     # the same chunked over subjects (dask, zarr)
     ("results",),                   # summaries of simulated Datasets
-    ("estimation", "dosing", "noncompartmental"),  # users of simulation
+    ("estimation", "dosing", "_targets", "noncompartmental"),  # users of simulation
     ("diagnostics", "trials"),      # judge fits and models against data and published summaries
     ("plot", "cli", "testing"),
 )
