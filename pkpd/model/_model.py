@@ -291,7 +291,8 @@ class Model:
                                                 ("duration", d.duration)) if v is not None]
             out.append(f"dosing into {d.state}: {', '.join(attrs)}")
         if self.routes:
-            out.append("routes: " + ", ".join(f"{k} -> {v}" for k, v in self.routes.items()))
+            out.append("routes: " + ", ".join(f"{k} -> {v}" for k, v in self.routes.items())
+                       + (f" (default {self.default_route})" if self.default_route else ""))
         if self.error:
             out.append("residual error")
             for k, e in self.error.items():

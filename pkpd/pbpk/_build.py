@@ -258,6 +258,7 @@ def model_from_drug(data: Mapping[str, Any], *, source: str = "<pbpk>") -> Model
     mb.output("CB", "venous/V_VEN", unit="mg/L")
     mb.route("PO", "lumen")
     mb.route("IV", "venous")
+    mb.default_route("PO")
     error = dict(options.get("error", {"proportional": 0.2}))
     mb.error("CP", **error)
     return mb.build()
