@@ -56,12 +56,12 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--method", choices=("focei", "saem", "foce", "fo"), default="focei",
                    help="estimation method (default: %(default)s)")
     f.add_argument("--out", metavar="DIR", help="write estimates, diagnostics and plots here")
-    f.add_argument("--lloq", type=float, help="lower limit of quantification (M3)")
-    f.add_argument("--n-sim", type=int, default=500,
+    f.add_argument("--lloq", type=float, metavar="VALUE", help="lower limit of quantification (M3)")
+    f.add_argument("--n-sim", type=int, default=500, metavar="N",
                    help="simulations for NPDE (default: %(default)s)")
-    f.add_argument("--vpc-n", type=int, default=500,
+    f.add_argument("--vpc-n", type=int, default=500, metavar="N",
                    help="replicates of the VPC (default: %(default)s)")
-    f.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    f.add_argument("--seed", type=int, default=1, metavar="N", help="random seed (default: 1)")
     f.set_defaults(run=run)
 
 

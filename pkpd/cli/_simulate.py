@@ -48,16 +48,17 @@ def add_parser(sub: Any) -> None:
                     "every --every-th output time and the peak of each output, optionally "
                     "save a plot and the full result.")
     s.add_argument("model", help=MODEL_HELP)
-    s.add_argument("--regimen", required=True,
+    s.add_argument("--regimen", required=True, metavar="TEXT",
                    help="regimen text, e.g. '500 mg PO q12h x 14' or "
                         "'1 g IV over 1 h q12h for 7 days'")
-    s.add_argument("--times", default="0..168 h by 0.5 h",
+    s.add_argument("--times", default="0..168 h by 0.5 h", metavar="RANGE",
                    help="output times (default: %(default)s)")
     add_patient_args(s)
     s.add_argument("--n", type=int, metavar="N",
                    help="replicates with between-subject variability and residual error")
-    s.add_argument("--seed", type=int, default=1, help="random seed of --n (default: 1)")
-    s.add_argument("--every", type=int, default=12,
+    s.add_argument("--seed", type=int, default=1, metavar="N",
+                   help="random seed of --n (default: 1)")
+    s.add_argument("--every", type=int, default=12, metavar="N",
                    help="print every N-th output time (default: %(default)s)")
     s.add_argument("--plot", metavar="FILE.png", help="save a concentration-time plot")
     s.add_argument("--out", metavar="FILE", help="save the result: .nc, .csv or .zarr")

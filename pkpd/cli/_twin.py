@@ -61,23 +61,27 @@ def add_parser(sub: Any) -> None:
     add_patient_args(t)
     t.add_argument("--method", choices=("map", "ml"), default="map",
                    help="map: posterior mode (default); ml: likelihood alone")
-    t.add_argument("--lloq", type=float, help="lower limit of quantification (output units)")
+    t.add_argument("--lloq", type=float, metavar="VALUE",
+                   help="lower limit of quantification (output units)")
     t.add_argument("--target", metavar="'KIND LOW-HIGH [UNIT]'",
                    help="exposure target, e.g. 'AUC24 400-600 mg*h/L', 'trough 10-15 mg/L'")
     t.add_argument("--auc", metavar="LOW-HIGH",
                    help="an AUC target in mg*h/L over --over (older spelling of --target)")
-    t.add_argument("--over", default="24 h", help="the AUC duration of --auc (default: 24 h)")
-    t.add_argument("--template", help="regimen template with {dose} and {interval}, e.g. "
-                                      "'{dose} IV over 1 h every {interval} for 4 days'")
+    t.add_argument("--over", default="24 h", metavar="DURATION",
+                   help="the AUC duration of --auc (default: 24 h)")
+    t.add_argument("--template", metavar="TEXT",
+                   help="regimen template with {dose} and {interval}, e.g. "
+                        "'{dose} IV over 1 h every {interval} for 4 days'")
     t.add_argument("--window", metavar="START,END",
                    help="the evaluation window, e.g. '120 h,144 h' (default: the last day of "
                         "the default template's regimen)")
-    t.add_argument("--start", help="start the regimen after the dose history at this time, "
-                                   "e.g. '48 h'")
-    t.add_argument("--draws", type=int, default=500,
+    t.add_argument("--start", metavar="TIME",
+                   help="start the regimen after the dose history at this time, e.g. '48 h'")
+    t.add_argument("--draws", type=int, default=500, metavar="N",
                    help="posterior draws for the probability of target attainment "
                         "(default: %(default)s; 0: none)")
-    t.add_argument("--seed", type=int, default=1, help="seed of the draws (default: 1)")
+    t.add_argument("--seed", type=int, default=1, metavar="N",
+                   help="seed of the draws (default: 1)")
     t.set_defaults(run=run)
 
 

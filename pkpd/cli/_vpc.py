@@ -44,8 +44,9 @@ def add_parser(sub: Any) -> None:
                     "against those of replicates of the dataset simulated with the model.")
     v.add_argument("data", help=DATA_HELP)
     v.add_argument("model", help=MODEL_HELP)
-    v.add_argument("--n", type=int, default=500, help="replicates (default: %(default)s)")
-    v.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    v.add_argument("--n", type=int, default=500, metavar="N",
+                   help="replicates (default: %(default)s)")
+    v.add_argument("--seed", type=int, default=1, metavar="N", help="random seed (default: 1)")
     v.add_argument("--plot", metavar="FILE.png", help="save the VPC plot")
     v.add_argument("--out", metavar="FILE.csv", help="save the VPC table")
     v.add_argument("--pc", action="store_true", help="prediction-corrected VPC")
