@@ -84,6 +84,14 @@ def test_patient_weight_in_pounds_is_converted(cli, tmp_path, two_cmt_oral) -> N
     np.testing.assert_allclose(frame["CP"], api["CP"].squeeze("id"), rtol=1e-12)
 
 
+def test_csv_is_an_alias_of_out(cli, tmp_path) -> None:
+    csv = tmp_path / "cp.csv"
+    run = cli("simulate", "two_cmt_oral", "--regimen", "500 mg PO q12h x 14", "--times",
+              "0..168 h by 0.5 h", "--csv", csv)
+    assert run.code == 0 and f"wrote {csv}" in run.out
+    assert len(csv.read_text().splitlines()) == 1 + 337           # header + 0..168 by 0.5
+
+
 def test_cov_is_an_alias_of_patient(cli) -> None:
     a = cli("simulate", "two_cmt_oral", "--cov", "WT=90 kg", "--regimen", "500 mg PO",
             "--times", "0..24 h by 2 h", "--every", "1")

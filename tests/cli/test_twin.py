@@ -98,3 +98,32 @@ def test_old_fit_order_runs_the_twin_with_a_note(cli, tmp_path) -> None:
 def test_bad_input(cli, theophylline, argv, message) -> None:
     run = cli("twin", *(a.format(data=theophylline) for a in argv))
     assert run.code == 1 and message in run.err and "Traceback" not in run.err
+
+
+def test_readme_fit_command_still_recommends(cli, tmp_path) -> None:
+    """The command of README.md (old order, --cov, --auc with --window and --start): the same
+    fit and recommendation as the Python API, with the deprecation note."""
+    csv = tmp_path / "patient.csv"
+    csv.write_text("ID,TIME,AMT,RATE,EVID,CMT,DV,MDV\n1,0,1250,1250,1,1,,1\n"
+                   "1,12,1250,1250,1,1,,1\n1,24,1250,1250,1,1,,1\n1,26,0,0,0,1,27.9,0\n"
+                   "1,35.5,0,0,0,1,21.3,0\n1,36,1250,1250,1,1,,1\n")
+    covs = ["--cov", "AGE=68", "--cov", "SEX=M", "--cov", "WT=92 kg", "--cov", "SCR=1.4 mg/dL"]
+    run = cli("fit", "vancomycin_goti2018", csv, *covs, "--auc", "400-600", "--window",
+              "120 h,144 h", "--start", "48 h", "--draws", 100)
+    assert run.code == 0 and "deprecated" in run.err
+    patient = pkpd.Patient(AGE=68, SEX="M", WT="92 kg", SCR="1.4 mg/dL")
+    fit = pkpd.fit_individual("vancomycin_goti2018", pkpd.read_nonmem(csv), patient=patient)
+    rec = pkpd.dosing.optimise("vancomycin_goti2018", AUC(400, 600),
+                               template="{dose} IV over 1 h every {interval} for 4 days",
+                               window=("120 h", "144 h"), patient=patient, fit=fit, n=100,
+                               seed=1, start="48 h")
+    assert re.search(rf"^eta_CL\s+{fit.etas['eta_CL']:.4f}\s", run.out, re.M)
+    assert f"recommended: {rec.regimen_text} (from 48 h)" in run.out
+    assert f"predicted AUC {rec.predicted:.4g}" in run.out
+    # the same through the new spelling, whose default window is the same last day
+    new = cli("twin", csv, "vancomycin_goti2018", "--patient",
+              "AGE=68,SEX=M,WT=92kg,SCR=1.4mg/dL", "--target", "AUC24 400-600 mg*h/L",
+              "--start", "48 h", "--draws", 100)
+    assert new.code == 0 and "over 120 h to 144 h" in new.out
+    assert f"recommended: {rec.regimen_text} (from 48 h)" in new.out
+    assert f"predicted AUC24 {rec.predicted:.4g}" in new.out
