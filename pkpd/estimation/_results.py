@@ -225,8 +225,13 @@ class FitResult:
             events = self.after_history(events, start)
             covariates = {k: v for k, v in covariates.items() if k not in events.cov_names}
 
+        from ..events import EventTable
+
+        one_table = isinstance(events, EventTable) and events.n_subjects == 1
+
         def run(values: dict[str, Any], k: int) -> xr.Dataset:
-            ev = events.repeat(k) if start is not None else events
+            # one subject's records (the history, or a table given) serve every draw
+            ev = events.repeat(k) if (start is not None or one_table) and k > 1 else events
             return simulate(self._model, ev, params=values, times=times, outputs=outputs)
 
         point = {k: [v] for k, v in {**covariates, **self.fixed, **self.model_etas}.items()}

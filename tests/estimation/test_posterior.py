@@ -18,8 +18,7 @@ TIMES = np.array([1.0, 6.0])
 LEVELS = np.array([30.0, 9.5])
 
 
-@pytest.fixture(scope="module")
-def fit() -> pkpd.FitResult:
+def _model() -> pkpd.Model:
     import sympy as sp
 
     mb = pkpd.ModelBuilder("test_posterior_1cmt", time_unit="h")
@@ -32,10 +31,15 @@ def fit() -> pkpd.FitResult:
     mb.output("C", central / v, unit="mg/L")
     mb.route("IV", "central")
     mb.error("C", proportional=PROP)
+    return mb.build()
+
+
+@pytest.fixture(scope="module")
+def fit() -> pkpd.FitResult:
     data = pd.DataFrame({"ID": 1, "TIME": [0.0, *TIMES], "AMT": [DOSE, 0, 0],
                          "EVID": [1, 0, 0], "CMT": 1, "DV": [np.nan, *LEVELS],
                          "MDV": [1, 0, 0]})
-    return fit_individual(mb.build(), data)
+    return fit_individual(_model(), data)
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +151,17 @@ def test_predict_continues_the_dose_history(fit) -> None:
     assert banded["C_band"].shape == (3, len(t))
     with pytest.raises(pkpd.DataError, match="before the last dose of the history"):
         fit.predict("500 mg IV", times=t, start=-1.0, n=0)
+
+
+def test_predict_with_an_event_table_and_a_band(fit) -> None:
+    """A one-subject EventTable (e.g. the fitted dose history) serves every posterior draw:
+    the band equals the one of the same regimen given as text."""
+    t = np.linspace(0.5, 48.0, 20)
+    table = pkpd.Regimen.parse("500 mg IV q24h x 2").to_events(_model())
+    ds = fit.predict(table, times=t, n=40, seed=3)
+    text = fit.predict("500 mg IV q24h x 2", times=t, n=40, seed=3)
+    np.testing.assert_array_equal(ds["C_band"].to_numpy(), text["C_band"].to_numpy())
+    np.testing.assert_array_equal(ds["C"].to_numpy(), text["C"].to_numpy())
 
 
 def test_summary_table(fit) -> None:
