@@ -1,0 +1,105 @@
+"""Input checks shared by the clinical covariate formulas: plausible ranges, numbers in
+documented units, and the sex code.
+
+Internal: :data:`RANGES` and :func:`is_female` are public as :mod:`pkpd.covariates`'s.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["RANGES", "Real", "is_female"]
+
+#: Plausible clinical range (unit, low, high) of each known covariate, inclusive.
+RANGES: dict[str, tuple[str, float, float]] = {
+    "WT": ("kg", 0.3, 400.0),
+    "HT": ("cm", 20.0, 250.0),
+    "AGE": ("year", 0.0, 120.0),
+    "PMA": ("week", 20.0, 6400.0),
+    "GA": ("week", 20.0, 45.0),
+    "SCR": ("mg/dL", 0.1, 20.0),
+    "CRCL": ("mL/min", 0.0, 400.0),
+    "EGFR": ("mL/min", 0.0, 400.0),
+    "ALB": ("g/dL", 0.5, 7.0),
+    "BSA": ("m**2", 0.1, 5.0),
+    "BMI": ("kg/m**2", 5.0, 150.0),
+    "IBW": ("kg", 0.3, 400.0),
+    "LBW": ("kg", 0.3, 400.0),
+    "ABW": ("kg", 0.3, 400.0),
+}
+
+_CM_PER_INCH = 2.54
+Real = Any  # a float, an int, or an array of them
+
+
+def _out(x: NDArray[np.float64]) -> Any:
+    """A Python float for 0-d results, else the array."""
+    return float(x) if x.ndim == 0 else x
+
+
+def _checked(x: ArrayLike, name: str, lo: float, hi: float, unit: str,
+             *, low_open: bool = False, note: str = "") -> NDArray[np.float64]:
+    """``x`` as a float array; raise DataError if any value is NaN or outside [lo, hi]."""
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{name}: expected a number or an array of numbers in {unit}, "
+                        f"got {x!r}") from None
+    bad = ~((arr > lo if low_open else arr >= lo) & (arr <= hi))  # NaN is bad too
+    if np.any(bad):
+        i = np.flatnonzero(bad)[0]
+        where = "" if arr.ndim == 0 else f" (element {i})"
+        u = f" {unit}" if unit else ""
+        if np.isinf(hi):
+            valid = f"must be {'>' if low_open else '>='} {lo:g}{u}"
+        else:
+            valid = f"is outside {lo:g}-{hi:g}{u}"
+        raise DataError(f"{name} = {arr.ravel()[i]:g}{u}{where} {valid}{note}")
+    return arr
+
+
+def _range(key: str, x: ArrayLike, name: str) -> NDArray[np.float64]:
+    unit, lo, hi = RANGES[key]
+    return _checked(x, name, lo, hi, {"year": "years", "week": "weeks"}.get(unit, unit))
+
+
+def _positive(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    return _checked(x, name, 0.0, np.inf, "", low_open=True)
+
+
+def is_female(sex: Any, *, name: str = "sex") -> NDArray[np.bool_]:
+    """Female indicator of ``sex``: ``"F"``/``"female"`` or 0 -> True, ``"M"``/``"male"`` or 1
+    -> False (strings in any case; scalars or arrays).
+
+    Raises
+    ------
+    DataError
+        For any other value, naming ``name``.
+
+    Examples
+    --------
+    >>> is_female(["F", "male", 0, 1]).tolist()
+    [True, False, True, False]
+    """
+    arr = np.asarray(sex, dtype=object)
+    out = np.empty(arr.shape, dtype=bool)
+    for i, v in np.ndenumerate(arr):
+        key = v.strip().upper() if isinstance(v, str) else v
+        if key in ("F", "FEMALE", "M", "MALE"):
+            out[i] = key in ("F", "FEMALE")
+        elif isinstance(key, int | float | np.number) and key in (0, 1):
+            out[i] = key == 0  # 1 = male, 0 = female (as in the warfarin dataset)
+        else:
+            raise DataError(f"{name} = {v!r} is not valid: use 'F' or 'M' "
+                            f"(or 1 = male, 0 = female)")
+    return out
+
+
+# -- body size -------------------------------------------------------------------------------
