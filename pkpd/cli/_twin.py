@@ -17,6 +17,7 @@ from ._common import (
     patient_items,
     print_frame,
     read_data,
+    working,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -160,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
     model = load(args.model)
     data = _subject(read_data(args.data, model=model), args.id)
     patient = make_patient(patient_items(args.patient, args.cov))
-    fit = fit_individual(model, data, patient=patient, method=args.method, lloq=args.lloq)
+    with working("individual fit"):
+        fit = fit_individual(model, data, patient=patient, method=args.method, lloq=args.lloq)
     ident = f" ID {data.ids[0]}" if args.id is not None else ""
     print(f"model {model.name}{ident}: {args.method.upper()} fit of {len(fit.predictions)} "
           f"level(s), OFV {fit.ofv:.3f} ({fit.gradient} gradient, {fit.elapsed * 1000:.0f} ms)")
@@ -183,8 +185,9 @@ def run(args: argparse.Namespace) -> int:
     window = _window(args, model.time_unit)
     if args.draws < 0:
         raise PkpdError(f"--draws {args.draws}: must be 0 or more")
-    rec = optimise(model, target, template=template, window=window, patient=patient, fit=fit,
-                   n=args.draws, seed=args.seed, start=args.start)
+    with working("dose search"):
+        rec = optimise(model, target, template=template, window=window, patient=patient,
+                       fit=fit, n=args.draws, seed=args.seed, start=args.start)
     unit = getattr(target, "unit", None) or ""
     band = f", 90 % band {rec.band[0]:.4g}-{rec.band[1]:.4g}" if rec.band else ""
     pta = f", PTA {rec.pta:.2f}" if rec.pta is not None else ""
