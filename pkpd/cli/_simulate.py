@@ -153,6 +153,6 @@ def run(args: argparse.Namespace) -> int:
 
         variables = _outputs(ds) if args.n is not None else None
         concentration_time(ds, variables=variables, title=f"{model.name}: {args.regimen}",
-                           path=args.plot)
+                           doses=args.regimen, path=args.plot)
         wrote(args.plot)
     return 0
