@@ -82,3 +82,27 @@ def test_readme_library_example():
     exec(compile(code, "README.md", "exec"), scope)
     assert scope["pkpd"].list_models(tag="tmdd") == ["tmdd_full", "tmdd_mm", "tmdd_qss"]
     assert scope["twin"].name == "pbpk_theophylline"
+
+
+def test_readme_command_line_examples(tmp_path, monkeypatch, shared_dir, capsys):
+    """Every command of the README's command-line block runs (smaller --n) with status 0."""
+    import shlex
+
+    from pkpd.cli import main
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"## From the command line\n\n```bash\n(.*?)```", text, re.S)
+    assert block, "the command-line block is missing from README.md"
+    (tmp_path / "theophylline.csv").write_text(
+        (shared_dir / "data" / "theophylline.csv").read_text())
+    monkeypatch.chdir(tmp_path)
+    lines = block.group(1).replace("\\\n", " ").splitlines()
+    commands = [shlex.split(line, comments=True) for line in lines if line.strip()]
+    assert len(commands) >= 8
+    for argv in commands:
+        assert argv[0] == "pkpd"
+        argv = [{"1000": "40", "500": "40"}.get(a, a) for a in argv[1:]]
+        assert main(argv) == 0, (argv, capsys.readouterr().err)
+    assert (tmp_path / "band.png").stat().st_size > 0
+    assert (tmp_path / "theo_fit" / "estimates.csv").exists()
+    assert (tmp_path / "nca.csv").exists() and (tmp_path / "vpc.png").exists()
