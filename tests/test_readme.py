@@ -106,3 +106,14 @@ def test_readme_command_line_examples(tmp_path, monkeypatch, shared_dir, capsys)
     assert (tmp_path / "band.png").stat().st_size > 0
     assert (tmp_path / "theo_fit" / "estimates.csv").exists()
     assert (tmp_path / "nca.csv").exists() and (tmp_path / "vpc.png").exists()
+
+
+def test_readme_links_exist():
+    """The picture and the references the README links to are in the repository."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    links = re.findall(r"\]\(((?!https?://)[^)#\s]+)\)", text)
+    assert "docs/cp.png" in links and "docs/nonmem.md" in links and "models/README.md" in links
+    missing = [link for link in links if not (root / link).exists()]
+    assert not missing, f"README links to missing files: {missing}"
+    assert (root / "docs" / "cp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
