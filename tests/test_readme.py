@@ -38,6 +38,7 @@ def test_readme_twin_example(tmp_path, monkeypatch):
     band = pred["CP_band"]
     assert np.all(band.sel(quantile=0.05) <= pred["CP"] + 1e-9)
     assert 400 <= rec.predicted <= 600 and rec.band[0] < rec.predicted < rec.band[1]
+    assert (tmp_path / "twin.png").stat().st_size > 10_000
 
 
 def test_readme_population_example(tmp_path, monkeypatch, shared_dir):
