@@ -41,4 +41,5 @@ def test_notebook_is_stored_without_outputs(path):
 
 def test_at_least_the_documented_notebooks():
     stems = {p.stem for p in NOTEBOOKS}
-    assert {"getting_started", "tdm_vancomycin", "model_library"} <= stems
+    assert {"getting_started", "tdm_vancomycin", "model_library", "virtual_cohort",
+            "population_fit"} <= stems
