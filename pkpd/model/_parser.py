@@ -23,16 +23,21 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 from collections.abc import Callable, Mapping
 
 import sympy as sp
 
 from ..errors import ModelError
 
-__all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "parse_expression"]
+__all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "MAX_MAGNITUDE", "parse_expression"]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100
+#: Constant terms must lie within 10**-MAX_MAGNITUDE .. 10**MAX_MAGNITUDE in absolute value (or
+#: be 0): the range of a double, so that no constant overflows or underflows when the model is
+#: compiled, and no exponent tower such as ``9**9**9`` is ever evaluated as an exact integer.
+MAX_MAGNITUDE = 300
 
 _ONE_ARG: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     "exp": sp.exp,
@@ -84,6 +89,26 @@ _DESCRIPTIONS: dict[type, str] = {
 }
 
 
+def _log10_abs(value: sp.Expr) -> float | None:
+    """log10 of ``|value|`` for a constant; None for 0 or when it has no finite logarithm."""
+    if isinstance(value, sp.Rational):
+        if value == 0:
+            return None
+        return math.log10(abs(value.p)) - math.log10(value.q)
+    try:
+        number = sp.N(value, 17)
+        if number == 0:
+            return None
+        log10 = float(sp.N(sp.log(sp.Abs(number)) / sp.log(10), 17))
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return None
+    return log10 if math.isfinite(log10) else None
+
+
+def _segment(text: str, node: ast.AST) -> str:
+    return ast.get_source_segment(text, node) or ast.unparse(node)
+
+
 def _describe(node: ast.AST) -> str:
     if isinstance(node, ast.Constant):
         return f"constant {node.value!r} of type {type(node.value).__name__}"
@@ -116,11 +141,19 @@ class _Walker:
             value = node.value
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise self.forbidden(node)
-            return sp.Integer(value) if isinstance(value, int) else sp.Float(value)
+            return self.constant(node, value)
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _BINOPS[type(node.op)](self.expr(node.left, d), self.expr(node.right, d))
+            left, right = self.expr(node.left, d), self.expr(node.right, d)
+            if isinstance(node.op, ast.Pow):
+                self.check_power(node, left, right)
+            try:
+                result = _BINOPS[type(node.op)](left, right)
+            except (ZeroDivisionError, OverflowError, ValueError) as exc:
+                raise self.fail(node, f"term {_segment(self.text, node)!r} cannot be "
+                                      f"evaluated ({type(exc).__name__})") from None
+            return self.bounded(node, result)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             operand = self.expr(node.operand, d)
             return -operand if isinstance(node.op, ast.USub) else operand
@@ -134,6 +167,55 @@ class _Walker:
             raise self.fail(node, "comparisons and and/or/not are only allowed inside a "
                                   "condition ('a if cond else b' or if_else(cond, a, b))")
         raise self.forbidden(node)
+
+    def constant(self, node: ast.Constant, value: float) -> sp.Expr:
+        """A number literal, refused when it overflows or underflows a double."""
+        if isinstance(value, float):
+            literal = _segment(self.text, node)
+            mantissa = literal.lower().split("e")[0]
+            if not math.isfinite(value) or (value == 0.0 and any(c in mantissa
+                                                                  for c in "123456789")):
+                raise self.fail(node, f"number {literal!r} is outside the range of a double "
+                                      f"(magnitudes 1e-{MAX_MAGNITUDE} .. 1e{MAX_MAGNITUDE})")
+            return self.bounded(node, sp.Float(value))
+        return self.bounded(node, sp.Integer(value))
+
+    def too_big(self, node: ast.AST, log10: float) -> ModelError:
+        return self.fail(node, f"term {_segment(self.text, node)!r} is about 10**{log10:.4g}, "
+                               f"outside the allowed magnitudes 10**-{MAX_MAGNITUDE} .. "
+                               f"10**{MAX_MAGNITUDE} for a constant")
+
+    def check_power(self, node: ast.AST, base: sp.Expr, exponent: sp.Expr) -> None:
+        """Refuse a constant power whose value would leave the range, before computing it."""
+        if base.free_symbols or exponent.free_symbols:
+            return
+        log_base = _log10_abs(base)
+        if log_base is None or log_base == 0:
+            return
+        value = complex(sp.N(exponent, 17))
+        if value.imag != 0:
+            return
+        log10 = value.real * log_base
+        if abs(log10) > MAX_MAGNITUDE:
+            raise self.too_big(node, log10)
+
+    def bounded(self, node: ast.AST, value: sp.Expr) -> sp.Expr:
+        """Return ``value``, refusing a constant that is not real or lies outside
+        10**-MAX_MAGNITUDE .. 10**MAX_MAGNITUDE."""
+        if not isinstance(value, sp.Expr) or value.free_symbols or not value.is_number:
+            return value
+        if not isinstance(value, sp.Rational):
+            try:
+                imag = sp.N(sp.im(value), 17)
+            except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+                return value  # left to the later checks (e.g. zoo, nan)
+            if imag.is_number and imag.is_finite and imag != 0:
+                raise self.fail(node, f"term {_segment(self.text, node)!r} is not a real "
+                                      f"number ({value})")
+        log10 = _log10_abs(value)
+        if log10 is not None and abs(log10) > MAX_MAGNITUDE:
+            raise self.too_big(node, log10)
+        return value
 
     def name(self, node: ast.Name) -> sp.Expr:
         name = node.id
@@ -178,10 +260,14 @@ class _Walker:
         if fname in ("min", "max"):
             if n < 2:
                 raise self.fail(node, f"{fname} takes 2 or more arguments, got {n}")
-            return (sp.Min if fname == "min" else sp.Max)(*args)
+            return self.bounded(node, (sp.Min if fname == "min" else sp.Max)(*args))
         if n != 1:
             raise self.fail(node, f"{fname} takes 1 argument, got {n}")
-        return _ONE_ARG[fname](args[0])
+        if fname == "exp" and not args[0].free_symbols and args[0].is_number:
+            value = complex(sp.N(args[0], 17))
+            if value.imag == 0 and abs(value.real) / math.log(10) > MAX_MAGNITUDE:
+                raise self.too_big(node, value.real / math.log(10))
+        return self.bounded(node, _ONE_ARG[fname](args[0]))
 
     def cond(self, node: ast.AST, depth: int) -> sp.Basic:
         if depth > MAX_DEPTH:

@@ -189,11 +189,19 @@ def load_model_file(path: str | Path) -> Model:
     return cached_model(text, str(path), lambda: _build_file(text, path))
 
 
-def _build_file(text: str, path: Path) -> Model:
+def _parse_toml(text: str, source: str | Path) -> dict[str, Any]:
+    """``tomllib.loads``, with every failure (syntax, nesting too deep) as a ModelError."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{path}: TOML syntax error: {exc}") from None
+        raise ModelError(f"{source}: TOML syntax error: {exc}") from None
+    except RecursionError:
+        raise ModelError(f"{source}: TOML syntax error: arrays or tables nested too deeply "
+                         "(a model file needs at most a matrix: two levels)") from None
+
+
+def _build_file(text: str, path: Path) -> Model:
+    data = _parse_toml(text, path)
     try:
         return model_from_toml(data, source=str(path))
     except ModelError as exc:
@@ -212,10 +220,6 @@ def load_model_text(text: str, source: str) -> Model:
         On a TOML syntax error or any problem found by the model checks.
     """
     def build() -> Model:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ModelError(f"{source}: TOML syntax error: {exc}") from None
-        return model_from_toml(data, source=source)
+        return model_from_toml(_parse_toml(text, source), source=source)
 
     return cached_model(text, source, build)
