@@ -23,6 +23,9 @@ from .errors import (
     PkpdError as PkpdError,
 )
 from .errors import (
+    PkpdWarning as PkpdWarning,
+)
+from .errors import (
     RegimenError as RegimenError,
 )
 from .errors import (
@@ -80,6 +83,7 @@ __all__ = [
     "EstimationError",
     "ModelError",
     "PkpdError",
+    "PkpdWarning",
     "RegimenError",
     "SolverError",
     "UnitError",

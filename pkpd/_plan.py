@@ -463,7 +463,16 @@ def plan(model: Model | CompiledModel | str, events: Any, patients: Any, *, para
         ids_run = ids
     n_run = n_sub * n_smp
     shared = not is_dataset and table.n_subjects == 1   # one regimen lowered for everyone
-    prep = engine.prepare(table, out_times, n_subjects=n_run if shared else None)
+    # implied doses after the last output time cannot change an output: never materialise them
+    if out_times is not None:
+        last = float(out_times.max()) if len(out_times) else -np.inf
+    else:
+        last = np.full(table.n_subjects, -np.inf)
+        has = np.flatnonzero(table.output)
+        subj = np.searchsorted(table.offsets, has, side="right") - 1
+        np.maximum.at(last, subj, table.time[has])
+    prep = engine.prepare(table.clipped(last), out_times,
+                          n_subjects=n_run if shared else None)
     if not shared and n_smp > 1:
         n_t = len(out_times)
         s_of = np.repeat(np.arange(n_sub), n_smp)

@@ -11,13 +11,14 @@ a regimen to the :class:`~pkpd.events.EventTable` the simulator reads
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._regimen_text import _ROUTE_WORDS, _Parser
-from .errors import RegimenError, UnitError
+from .errors import PkpdWarning, RegimenError, UnitError
 from .events import EventTable
 from .units import convert, parse_quantity, registry
 
@@ -69,6 +70,33 @@ def _check_amount_like(q: pint.Quantity, what: str, per_time: bool) -> None:
                                                                "or '25 mg/kg'"
         raise UnitError(f"{what}: {q:~C} has dimension {q.dimensionality}; expected "
                         f"{'an amount per time' if per_time else 'an amount'} such as {example}")
+
+
+#: Masses of drug above which a dose warns (:class:`~pkpd.errors.PkpdWarning`): 1 kg, or per
+#: kg of body weight 15 g/kg (1 kg for a 70 kg adult); far above any clinical dose by any route.
+_MAX_MASS_KG = 1.0
+_MAX_MASS_PER_KG = 0.015
+
+
+def _warn_implausible(q: pint.Quantity, label: str) -> None:
+    """Warn if ``q`` is a mass (or mass per kg of body weight) beyond clinical use."""
+    ureg = registry()
+    per_kg = _per_weight(q)
+    mass = q * ureg.kg if per_kg else q
+    if mass.dimensionality != ureg.kg.dimensionality:
+        return
+    kg = float(mass.to("kg").magnitude)
+    limit = _MAX_MASS_PER_KG if per_kg else _MAX_MASS_KG
+    if kg > limit:
+        what = "15 g per kg of body weight" if per_kg else "1 kg of drug"
+        warnings.warn(f"{label}: {q:~C} is more than {what}, far beyond clinical use; "
+                      "check the unit (simulating it anyway)", PkpdWarning, stacklevel=4)
+
+
+#: Most doses in one part of a regimen. Only the doses up to the last output time of a
+#: simulation are materialised (see :meth:`EventTable.clipped`), so this only guards the
+#: 64-bit ADDL column.
+MAX_DOSES = 10**12
 
 
 def _fmt(q: pint.Quantity) -> str:
@@ -128,7 +156,10 @@ class Dose:
         amount = _quantity(self.amount, label)
         if not amount.magnitude > 0:
             raise RegimenError(f"{label}: the amount must be positive")
+        if not math.isfinite(amount.magnitude):
+            raise RegimenError(f"{label}: the amount must be a finite number")
         _check_amount_like(amount, label, per_time=False)
+        _warn_implausible(amount, label)
         put(self, "amount", amount)
         if self.into is not None:
             if not isinstance(self.into, str) or not self.into.strip():
@@ -148,8 +179,9 @@ class Dose:
             what = f"dose {amount:~C}: rate {self.rate!r}"
             rate = _quantity(self.rate, what)
             _check_amount_like(rate, what, per_time=True)
-            if not rate.magnitude > 0:
-                raise RegimenError(f"{what}: the infusion rate must be positive")
+            if not rate.magnitude > 0 or not math.isfinite(rate.magnitude):
+                raise RegimenError(f"{what}: the infusion rate must be a positive finite "
+                                   "number")
             put(self, "rate", rate)
 
     def _time(self, value: Any, name: str, allow_zero: bool) -> pint.Quantity:
@@ -157,6 +189,8 @@ class Dose:
         q = _quantity(value, what)
         if q.dimensionality != registry().h.dimensionality:
             raise UnitError(f"{what} must be a time such as '1 h' or '30 min'")
+        if not math.isfinite(q.magnitude):
+            raise RegimenError(f"{what} must be a finite number")
         if q.magnitude < 0 or (q.magnitude == 0 and not allow_zero):
             raise RegimenError(f"{what} must not be negative")
         return q
@@ -197,14 +231,16 @@ class RegimenPart:
                 or self.count < 1:
             raise RegimenError(f"{self.dose}: the number of doses must be an integer >= 1, got "
                                f"{self.count!r}")
+        if self.count > MAX_DOSES:
+            raise RegimenError(f"{self.dose}: {self.count} doses; the limit is {MAX_DOSES}")
         object.__setattr__(self, "count", int(self.count))
         if self.interval is not None:
             what = f"{self.dose}: interval {self.interval!r}"
             q = _quantity(self.interval, what)
             if q.dimensionality != registry().h.dimensionality:
                 raise UnitError(f"{what} must be a time such as '12 h'")
-            if not q.magnitude > 0:
-                raise RegimenError(f"{what} must be positive")
+            if not q.magnitude > 0 or not math.isfinite(q.magnitude):
+                raise RegimenError(f"{what} must be a positive finite number")
             object.__setattr__(self, "interval", q)
         elif self.count > 1:
             raise RegimenError(f"{self.dose}: {self.count} doses need an interval")
@@ -284,6 +320,9 @@ class Regimen:
             if period.dimensionality != registry().h.dimensionality or not period.magnitude > 0:
                 raise RegimenError(f"{what} must be a positive time such as '7 d'")
             ratio = float(period.to("h").magnitude / part.interval.to("h").magnitude)
+            if not ratio - 1e-9 <= MAX_DOSES:
+                raise RegimenError(f"{what}: {ratio:.3g} doses every {_fmt(part.interval)}; "
+                                   f"the limit is {MAX_DOSES}")
             count = max(1, math.ceil(ratio - 1e-9))
         return cls((RegimenPart(dose, count, part.interval),))
 

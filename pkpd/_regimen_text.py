@@ -10,6 +10,7 @@ does not import :mod:`pkpd._regimen` (which imports it).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -86,8 +87,11 @@ class _Parser:
         m = _GLUED.match(word)
         if not m:
             raise self.fail(expected)
+        value = float(m.group(1))
+        if not math.isfinite(value):
+            raise self.fail(f"a finite number ({expected})")
         self.i += 1
-        return float(m.group(1)), m.group(2)
+        return value, m.group(2)
 
     def unit(self, text: str | None, expected: str, at: int) -> pint.Unit:
         ureg = registry()
@@ -184,7 +188,12 @@ class _Parser:
                 own_route, self.i = self.words[self.i][0], self.i + 1
             elif w == "over":
                 self.i += 1
-                once("duration", self.timeq("an infusion duration such as 'over 1 h'"), at)
+                dur_at = self.i
+                duration = self.timeq("an infusion duration such as 'over 1 h'")
+                if not duration.magnitude > 0:
+                    raise self.fail("a positive infusion duration such as 'over 1 h' (a bolus "
+                                    "is written without 'over')", dur_at)
+                once("duration", duration, at)
             elif w in ("at", "starting", "start", "from"):
                 self.i += 1
                 if w != "at" and self.peek() == "at":

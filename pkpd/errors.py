@@ -11,6 +11,7 @@ __all__ = [
     "EstimationError",
     "ModelError",
     "PkpdError",
+    "PkpdWarning",
     "RegimenError",
     "SolverError",
     "UnitError",
@@ -128,4 +129,22 @@ class EstimationError(PkpdError):
     Traceback (most recent call last):
     ...
     pkpd.errors.EstimationError: covariance='hessian'; valid: 'sandwich', 'r', 's' or None
+    """
+
+
+class PkpdWarning(UserWarning):
+    """An input that is valid but implausible (e.g. a dose of more than 1 kg of drug).
+
+    pkpd goes on (research simulations may want such values) and names the value in the
+    message; turn the warnings into errors with ``warnings.simplefilter("error", PkpdWarning)``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import pkpd
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = pkpd.Dose("500 kg", "PO")
+    >>> caught[0].category.__name__
+    'PkpdWarning'
     """

@@ -73,6 +73,9 @@ __all__ = ["Dose", "EventTable", "Regimen", "RegimenPart"]
 
 _NONMEM_COLUMNS = ("ID", "TIME", "EVID", "AMT", "CMT", "RATE", "II", "ADDL", "SS")
 _MAX_LISTED = 20
+#: Most implied (ADDL) doses a simulation materialises (inside the output window, summed over
+#: records); each costs about 150 bytes while the records are prepared.
+MAX_IMPLIED_DOSES = 5_000_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,6 +329,52 @@ class EventTable:
             **{a: np.tile(getattr(self, a), k) for a in
                ("time", "evid", "amt", "cmt", "rate", "ii", "addl", "ss", "output")},
             cov=np.tile(self.cov, (k, 1)), cov_names=self.cov_names, cov_interp=self.cov_interp)
+
+    def clipped(self, until: float | np.ndarray) -> EventTable:
+        """The table with the ADDL doses given after ``until`` removed.
+
+        The simulator materialises every implied (ADDL) dose; doses after the last output
+        time cannot change any output (lag times only delay a dose), so a regimen of 10^8
+        doses simulated over two days costs what its doses inside those two days cost. One
+        implied dose past ``until`` is kept as a margin against rounding of ``TIME + k*II``.
+
+        Parameters
+        ----------
+        until : float or array of shape (n_subjects,)
+            Last time of interest (the last output time), per subject or for all; ``-inf``
+            drops every implied dose of a subject.
+
+        Raises
+        ------
+        RegimenError
+            If more than :data:`MAX_IMPLIED_DOSES` implied doses remain (naming the count).
+
+        Examples
+        --------
+        >>> t = EventTable(ids=[1], offsets=[0, 1], time=[0.0], evid=[1], amt=[100.0], cmt=[1],
+        ...                rate=[0.0], ii=[12.0], addl=[10**8], ss=[0])
+        >>> int(t.clipped(48.0).addl[0])
+        5
+        """
+        from .errors import RegimenError
+
+        bound = np.broadcast_to(np.asarray(until, dtype=float), (self.n_subjects,))
+        per_rec = np.repeat(bound, np.diff(self.offsets))
+        room = np.full(self.n_records, np.inf)
+        room[per_rec == -np.inf] = 0.0
+        ok = (self.ii > 0) & np.isfinite(per_rec)
+        room[ok] = np.clip(np.floor((per_rec[ok] - self.time[ok]) / self.ii[ok]) + 1.0, 0.0, None)
+        addl = np.minimum(self.addl.astype(float), room).astype(np.int64)
+        implied = int(addl[np.isin(self.evid, (1, 4))].sum())
+        if implied > MAX_IMPLIED_DOSES:
+            raise RegimenError(f"the regimen implies {implied} additional (ADDL) doses up to "
+                               f"the last output time; the limit is {MAX_IMPLIED_DOSES}: "
+                               "use a longer interval, fewer doses or a shorter time window")
+        if np.array_equal(addl, self.addl):
+            return self
+        from dataclasses import replace
+
+        return replace(self, addl=addl)
 
     def followed_by(self, other: EventTable, start: float) -> EventTable:
         """One subject's dose history, then the records of ``other`` from time ``start``.
