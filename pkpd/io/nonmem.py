@@ -248,13 +248,14 @@ def read_nonmem(source: str | os.PathLike[str] | pd.DataFrame, *, model: Any = N
     ------
     DataError
         Listing every malformed row (the first 20) with its row number, the column and the
-        reason: non-numeric values, missing ID or TIME, negative TIME, time going backwards
-        within an ID without an EVID 3/4 reset, an ID appearing again after other IDs, EVID not
-        in 0..4, AMT on a non-dose row, a dose with missing, zero or negative AMT (except the
-        SS=1 constant infusion: AMT 0, RATE > 0, II 0), RATE negative other than -1/-2, SS not
-        0/1/2 or on a non-dose row, SS=1/2 or ADDL > 0 without II > 0, ADDL negative or not an
-        integer, CMT negative or not an integer, a dose without CMT, a CMT the model does not
-        have, DV missing on an observation with MDV 0, a covariate value missing or not numeric.
+        reason: non-numeric values, missing ID or TIME, an ID of magnitude 2**53 or more,
+        negative TIME, time going backwards within an ID without an EVID 3/4 reset, an ID
+        appearing again after other IDs, EVID not in 0..4, AMT on a non-dose row, a dose with
+        missing, zero or negative AMT (except the SS=1 constant infusion: AMT 0, RATE > 0,
+        II 0), RATE negative other than -1/-2, SS not 0/1/2 or on a non-dose row, SS=1/2 or
+        ADDL > 0 without II > 0, ADDL negative or not an integer, CMT negative or not an
+        integer, a dose without CMT, a CMT the model does not have, DV missing on an
+        observation with MDV 0, a covariate value missing or not numeric.
 
     Examples
     --------
@@ -320,6 +321,9 @@ def read_nonmem(source: str | os.PathLike[str] | pd.DataFrame, *, model: Any = N
 
     ident, id_miss = col("ID", np.nan)
     problems.add(id_miss, "ID", "ID is missing")
+    problems.add(np.abs(np.nan_to_num(ident)) >= 2.0**53, "ID",
+                 lambda i: f"ID={ident[i]:g} is too large; valid: numbers of magnitude below "
+                           "2**53 (9007199254740992), which are read exactly")
     time, time_miss = col("TIME", np.nan)
     problems.add(time_miss, "TIME", "TIME is missing")
     problems.add(time < 0, "TIME", lambda i: f"TIME={time[i]:g} is negative")
