@@ -61,11 +61,17 @@ def _amount_dims_ok(dims: Any) -> bool:
 
 
 def _check_amount_like(q: pint.Quantity, what: str, per_time: bool) -> None:
+    import pint
+
     ureg = registry()
-    base = q * ureg.h if per_time else q
-    if _per_weight(q):
-        base = base * ureg.kg
-    if not _amount_dims_ok(base.dimensionality):
+    try:
+        base = q * ureg.h if per_time else q
+        if _per_weight(q):
+            base = base * ureg.kg
+        dims = base.dimensionality
+    except pint.errors.PintError:        # offset units such as degC cannot be multiplied
+        dims = None
+    if dims is None or not _amount_dims_ok(dims):
         example = "'100 mg/h' or '2 mg/kg/h'" if per_time else "'500 mg', '2 mmol', '1e6 IU' " \
                                                                "or '25 mg/kg'"
         raise UnitError(f"{what}: {q:~C} has dimension {q.dimensionality}; expected "
@@ -183,6 +189,25 @@ class Dose:
                 raise RegimenError(f"{what}: the infusion rate must be a positive finite "
                                    "number")
             put(self, "rate", rate)
+        self._check_infusion()
+
+    def _check_infusion(self) -> None:
+        """An infusion must last a positive finite time at a positive finite rate."""
+        amount = float(self.amount.magnitude)
+        if self.duration is not None:
+            hours = float(self.duration.to("h").magnitude)
+            per_hour = amount / hours if hours > 0 else math.inf
+        elif self.rate is not None:
+            per_hour_q = self.rate * registry().h
+            if per_hour_q.dimensionality != self.amount.dimensionality:
+                return      # e.g. mg/kg at mg/h: the duration depends on the weight
+            per_hour = float(per_hour_q.to(self.amount.units).magnitude)
+            hours = amount / per_hour if per_hour > 0 else math.inf
+        else:
+            return
+        if not (0 < hours < math.inf and 0 < per_hour < math.inf):
+            raise RegimenError(f"dose {self}: the infusion lasts {hours:g} h at {per_hour:g} "
+                               f"{self.amount.units:~C}/h; both must be positive and finite")
 
     def _time(self, value: Any, name: str, allow_zero: bool) -> pint.Quantity:
         what = f"dose {self.amount:~C}: {name} {value!r}"
@@ -244,6 +269,8 @@ class RegimenPart:
             object.__setattr__(self, "interval", q)
         elif self.count > 1:
             raise RegimenError(f"{self.dose}: {self.count} doses need an interval")
+        if not math.isfinite(float(self.last_time.to("h").magnitude)):
+            raise RegimenError(f"{self}: the last dose falls at an infinite time")
 
     @property
     def last_time(self) -> pint.Quantity:

@@ -136,7 +136,7 @@ class _Parser:
             elif joiner == "then" and not start_given:
                 try:
                     regimen = regimen.then(one, after=after)
-                except RegimenError as exc:
+                except (RegimenError, UnitError) as exc:
                     raise RegimenError(f"{exc}\n  in {self.text!r}") from None
             else:
                 regimen = regimen + one
