@@ -134,9 +134,17 @@ class Dose:
     Raises
     ------
     RegimenError
-        Zero, negative or NaN amount, negative duration or time, both duration and rate.
+        Zero, negative or non-finite amount, negative duration or time, both duration and
+        rate, an infusion whose duration or rate is zero or infinite (e.g. 1e-300 mg at
+        1e300 mg/h).
     UnitError
         Unknown unit or wrong dimension.
+
+    Warns
+    -----
+    PkpdWarning
+        An amount of more than 1 kg of drug, or 15 g per kg of body weight: far beyond
+        clinical use, most likely a wrong unit; the dose is kept.
 
     Examples
     --------
@@ -420,6 +428,9 @@ class Regimen:
 
         * A dosing period is exclusive: "q12h for 7 days" is 14 doses (``ceil(period/interval)``).
         * A repeated part needs a count or a period; a single dose has neither.
+        * "over" needs a positive duration: a bolus is written without "over" ("over 0 h" is
+          an error). Numbers must be finite; a part has at most 10^12 doses. A simulation
+          materialises only the doses up to its last output time (at most 5 million).
         * The route carries over from the previous part when a part does not give one; the
           infusion duration or rate does not (a part without "over"/"at" is a bolus).
         * A regimen that gives no route at all doses the model's default route (declared as
