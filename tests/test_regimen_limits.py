@@ -159,3 +159,12 @@ def test_clipped_keeps_doses_up_to_the_window():
     assert dataset(0, 3).clipped(np.inf).addl[0] == 3
     with pytest.raises(pkpd.RegimenError, match=f"{10**8} additional"):
         table.clipped(np.inf)                                 # nothing clipped: over the limit
+
+
+def test_bolus_at_the_last_output_time_is_given(cm):
+    # the dose at 48 h is applied before the output at 48 h (NONMEM order): C jumps by D/V
+    ds = pkpd.simulate(cm, "100 mg IV q12h x 100000000", times=TIMES)
+    dt = TIMES[:, None] - np.arange(0.0, 48.0 + 1e-9, 12.0)[None, :]
+    expected = np.where(dt >= 0, 100.0 / V * np.exp(-KE * np.clip(dt, 0, None)), 0.0).sum(1)
+    np.testing.assert_allclose(ds["CP"].to_numpy()[0], expected, rtol=1e-6, atol=1e-9)
+    assert ds["CP"].to_numpy()[0][-1] > ds["CP"].to_numpy()[0][-2] + 100.0 / V * 0.9
