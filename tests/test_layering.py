@@ -33,8 +33,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("codegen",),                   # Model -> numba kernels
     ("engine",),                    # the numeric core
     # inputs, each lowered to arrays on its own: regimens and datasets, subjects, variability
-    ("events", "_regimen", "_regimen_text", "io", "_covariate_relations", "_covariate_checks",
-     "_body_size", "_renal", "covariates", "patient",
+    ("events", "_dose", "_regimen", "_regimen_text", "io", "_covariate_relations",
+     "_covariate_checks", "_body_size", "_renal", "covariates", "patient",
      "_kidney", "population", "variability", "pbpk", "library"),
     ("_plan", "_sampling"),         # events + params + times -> the engine's arrays; streams
     ("simulation",),                # one in-process run -> xarray.Dataset
