@@ -77,13 +77,24 @@ def check_name(name: object, kind: str) -> str:
     return name
 
 
+#: Exact (integer or rational) exponents have numerator and denominator below this, so that they
+#: stay machine integers in the compiled model.
+MAX_EXACT_EXPONENT = 2**53
+
+
 def check_supported(expr: sp.Basic, where: str) -> None:
-    """Reject sympy objects outside the expression language (e.g. sin, I, oo, Derivative)."""
+    """Reject sympy objects outside the expression language (e.g. sin, I, oo, Derivative), and
+    exact exponents too large for a machine integer."""
     for node in sp.preorder_traversal(expr):
         if isinstance(node, sp.Symbol) or isinstance(node, _NUMBER_TYPES):
             if isinstance(node, sp.Number) and not node.is_finite:
                 raise ModelError(f"{where}: non-finite number {node} is not allowed")
             continue
+        if (isinstance(node, sp.Pow) and isinstance(node.exp, sp.Rational)
+                and max(abs(node.exp.p), node.exp.q) >= MAX_EXACT_EXPONENT):
+            raise ModelError(f"{where}: exponent {node.exp} in term '{node}' is too large; an "
+                             f"exact exponent must be below 2**53 = {MAX_EXACT_EXPONENT} (write "
+                             "it as a float, e.g. 1e20)")
         if isinstance(node, (sp.Add, sp.Mul, sp.Pow, sp.Piecewise, ExprCondPair,
                              sp.NumberSymbol, *_FUNCS, *_RELATIONAL, *_BOOLEAN)):
             continue

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import warnings
 from collections.abc import Callable, Mapping
 
 import sympy as sp
@@ -336,13 +337,16 @@ def parse_expression(text: str, symbols: Mapping[str, sp.Symbol], *, where: str)
     if deepest > MAX_DEPTH:
         raise ModelError(f"{where}: brackets nested deeper than {MAX_DEPTH} levels")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal" for '1x'
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         col = f" at column {exc.offset}" if exc.offset else ""
         raise ModelError(f"{where}: syntax error{col} in {text!r} ({exc.msg})") from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ModelError(f"{where}: cannot parse {text!r} ({exc})") from None
     try:
-        return _Walker(text, symbols, where).expr(tree.body, 0)
+        expr = _Walker(text, symbols, where).expr(tree.body, 0)
     except RecursionError:
         raise ModelError(f"{where}: expression too deeply nested") from None
+    return expr

@@ -12,14 +12,17 @@ import time
 
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pkpd import ModelError
-from pkpd.model import parse_expression
+from pkpd.model import ModelBuilder, parse_expression
 from pkpd.model._parser import MAX_DEPTH, MAX_LENGTH, MAX_MAGNITUDE
 from pkpd.model._toml import load_model_text
 from tests.model.test_model_fuzz import bundled_text
 
 X = sp.Symbol("x", real=True)
+T = sp.Symbol("t", real=True)
 WHERE = "individual equation 'CL'"
 
 
@@ -114,3 +117,64 @@ def test_load_model_with_exponent_tower_fails_fast(tmp_path, monkeypatch) -> Non
     with pytest.raises(ModelError, match=r"CL.*2\*\*2\*\*2\*\*2\*\*2.*10\*\*300"):
         load_model_text(text, "fuzz.toml")
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("exponent", ["10**20", "-2**60", "10**20/3", "1/10**20"])
+def test_exact_exponents_beyond_machine_integers_are_refused(exponent: str, tmp_path,
+                                                            monkeypatch) -> None:
+    # numba cannot type an integer literal beyond int64 (a bare TypingError at compile time)
+    monkeypatch.setenv("PKPD_CACHE_DIR", str(tmp_path))
+    text = bundled_text("one_cmt").replace('CL = "TVCL',
+                                           f'CL = "(1 + eta_CL)**({exponent}) * TVCL', 1)
+    with pytest.raises(ModelError, match=r"individual equation 'CL': exponent .* 2\*\*53"):
+        load_model_text(text, "fuzz.toml")
+
+
+def test_exact_exponent_limit_applies_to_sympy_declarations() -> None:
+    mb = ModelBuilder("big_exponent", time_unit="h")
+    (central,) = mb.states(central="mg")
+    (k,) = mb.parameters(K="0.1 1/h")
+    mb.ode(central, -k * central * (1 + k * T) ** sp.Integer(10**20))
+    with pytest.raises(ModelError, match=r"ODE of 'central'.*exponent"):
+        mb.build()
+    small = ModelBuilder("fine_exponent", time_unit="h")
+    (central,) = small.states(central="mg")
+    (k,) = small.parameters(K="0.1 1/h")
+    small.ode(central, -k * central * (1 + k * T) ** 2**50)
+    assert small.build().states[0].name == "central"
+
+
+ALPHABET = "xyt0123456789.e+-*/() <>=!,_abcdfgilmnopqrsuv[]{}:'\"@%&|^~#\\"
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(alphabet=ALPHABET, max_size=80))
+def test_random_text_parses_or_raises_model_error_quickly(text: str) -> None:
+    start = time.process_time()
+    try:
+        result = parse_expression(text, {"x": X, "y": sp.Symbol("y", real=True)},
+                                  where="fuzz")
+    except ModelError as exc:
+        assert str(exc).startswith("fuzz")
+    else:
+        assert isinstance(result, sp.Basic)
+    assert time.process_time() - start < 1.0
+
+
+tokens = st.sampled_from(["x", "y", "t", "1", "2", "9", "0.5", "1e300", "1e-300", "10", "**",
+                          "*", "/", "+", "-", "(", ")", "exp(", "log(", "sqrt(", "abs(",
+                          "min(", "max(", ",", " if x > 1 else ", "if_else(x > 1,"])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(tokens, max_size=60).map("".join))
+def test_random_token_sequences_parse_or_raise_quickly(text: str) -> None:
+    start = time.process_time()
+    try:
+        result = parse_expression(text, {"x": X, "y": sp.Symbol("y", real=True)},
+                                  where="fuzz")
+    except ModelError as exc:
+        assert str(exc).startswith("fuzz")
+    else:
+        assert isinstance(result, sp.Basic)
+    assert time.process_time() - start < 1.0
