@@ -10,6 +10,7 @@ table is a compact drug description from which :mod:`pkpd.pbpk` generates a whol
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib.resources
 import re
 import tomllib
@@ -213,13 +214,17 @@ def load_model(name_or_path: str | Path) -> Any:
         content = entry.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelError(f"cannot read model file {entry}: {exc}") from None
+    from ._provenance import attach_file
+
+    digest = hashlib.sha256(entry.read_bytes()).hexdigest()
     if _DRUG_TABLE.search(content):
         from .pbpk import load_pbpk_text
 
-        return load_pbpk_text(content, str(entry) if isinstance(entry, Path) else entry.name)
+        built = load_pbpk_text(content, str(entry) if isinstance(entry, Path) else entry.name)
+        return attach_file(built, str(entry), digest)
     from .model import load_model_file
     from .model._toml import load_model_text
 
     if isinstance(entry, Path):
         return load_model_file(entry)
-    return load_model_text(content, entry.name)
+    return attach_file(load_model_text(content, entry.name), str(entry), digest)

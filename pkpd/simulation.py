@@ -14,6 +14,7 @@ import numpy as np
 
 from . import __version__
 from ._plan import as_compiled, parse_times, plan
+from ._provenance import provenance
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -206,4 +207,4 @@ def simulate(
                 continue  # an output that is this state itself (the only name allowed twice)
             data_vars[s.name] = (dims, st[:, k].reshape(shape),
                                  {"units": s.unit, "long_name": f"amount in {s.name}"})
-    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    return xr.Dataset(data_vars, coords=coords, attrs={**provenance(m), **attrs})

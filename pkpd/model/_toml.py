@@ -52,11 +52,13 @@ Tables and keys (anything else is an error naming it and listing the valid ones)
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._provenance import attach_file
 from ..errors import ModelError
 from ._builder import ModelBuilder
 from ._model import Model
@@ -186,7 +188,8 @@ def load_model_file(path: str | Path) -> Model:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ModelError(f"cannot read model file {path}: {exc.strerror}") from None
-    return cached_model(text, str(path), lambda: _build_file(text, path))
+    model = cached_model(text, str(path), lambda: _build_file(text, path))
+    return attach_file(model, str(path), hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def _parse_toml(text: str, source: str | Path) -> dict[str, Any]:
