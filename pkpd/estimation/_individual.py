@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._provenance import provenance
 from ..errors import EstimationError
 from ._data import Observations, fixed_values, from_levels, observations, read_subject
 from ._optimise import Minimum, minimise, quiet
@@ -439,7 +440,10 @@ def fit_individual(
         gradient="exact" if sens is not None else "fd", _objective=objective, _model=cm,
         _covariates=covariates, _history=events, data=data,
         settings={"outputs": problem.outputs, "lloq": lloq, "params": dict(fixed),
-                  "occasions": occasions})
+                  "occasions": occasions},
+        provenance=provenance(m, data=data, settings={"method": method,
+                                                      "gradient": "exact" if sens is not None
+                                                      else "fd"}))
 
 
 def fit_subjects(model: Model | CompiledModel | str, data: NonmemData | pd.DataFrame | str,

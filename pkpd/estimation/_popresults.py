@@ -46,6 +46,9 @@ class PopulationFit:
         Largest over smallest eigenvalue of the correlation matrix (NaN without one).
     covariance_status : str
         ``"ok (sandwich)"``, ``"not requested"``, or what failed and why.
+    provenance : dict of str to str
+        Where the result came from: the model (name, hash, file and its sha256, or "python"),
+        the data (file and sha256), dependency versions, platform, method and UTC time.
     etas : pandas.DataFrame
         The conditional modes (empirical Bayes estimates) of each subject's etas (index ID).
     predictions : pandas.DataFrame
@@ -115,6 +118,7 @@ class PopulationFit:
     details: dict[str, Any] = field(default_factory=dict)
     data: Any = field(default=None, repr=False)
     settings: dict[str, Any] = field(default_factory=dict, repr=False)
+    provenance: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def minus_two_log_likelihood(self) -> float:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._provenance import provenance
 from ..errors import EstimationError
 from ._foce import METHODS, Evaluation, evaluate
 from ._popresults import PopulationFit
@@ -287,7 +288,11 @@ def fit_population(
             x, history, success, status, details = _more_starts(
                 problem, x0, (x, history, success, status), int(starts), int(maxiter), seed,
                 report)
-    return _result(problem, x, history, success, status, covariance, start, details)
+    fit = _result(problem, x, history, success, status, covariance, start, details)
+    if seed is not None:   # the root of SAEM's or the extra starts' random streams
+        fit.provenance["seed"] = ("a numpy Generator (not reproducible from the record)"
+                                  if isinstance(seed, np.random.Generator) else str(seed))
+    return fit
 
 
 def _reporter(progress: bool | Callable[[str], None] | None, start: float
@@ -454,4 +459,5 @@ def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], succ
         predictions=preds, history=pd.DataFrame(history), success=success, status=status,
         runtime=_time.perf_counter() - start, n_obs=pop.n_obs, n_subjects=pop.n_subjects,
         n_evaluations=problem.n_evaluations, details=details, data=pop.data,
-        settings=dict(problem.settings))
+        settings=dict(problem.settings),
+        provenance=provenance(problem.cm.model, data=pop.data, settings={"method": method}))

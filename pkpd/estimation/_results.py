@@ -57,6 +57,9 @@ class FitResult:
         Whether the optimiser converged and the Hessian is positive definite.
     message : str
         The optimiser's message.
+    provenance : dict of str to str
+        Where the result came from: the model (name, hash, file and its sha256, or "python"),
+        the data (file and sha256), dependency versions, platform, method and UTC time.
     n_evaluations : int
         Objective evaluations (each one a subject simulated), the Hessian included.
     n_simulations : int
@@ -109,6 +112,7 @@ class FitResult:
     gradient: str = "exact"
     data: Any = field(default=None, repr=False)
     settings: dict[str, Any] = field(default_factory=dict, repr=False)
+    provenance: dict[str, str] = field(default_factory=dict, repr=False)
     _objective: Any = field(default=None, repr=False)
     _model: Any = field(default=None, repr=False)
     _covariates: dict[str, float] = field(default_factory=dict, repr=False)

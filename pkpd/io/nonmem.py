@@ -22,6 +22,7 @@ Conventions of this reader
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 from collections.abc import Iterable, Sequence
@@ -62,6 +63,10 @@ class NonmemData:
         Subject identifiers in order of appearance.
     covariate_names : tuple of str
         The covariate columns, in table order.
+    source : str
+        The file read (its path), or ``"DataFrame"``.
+    sha256 : str
+        sha256 of the file's bytes, or of the DataFrame's CSV text (``to_csv(index=False)``).
 
     Examples
     --------
@@ -82,6 +87,8 @@ class NonmemData:
     observations: pd.DataFrame
     ids: np.ndarray
     covariate_names: tuple[str, ...]
+    source: str = "DataFrame"
+    sha256: str = ""
 
     def subject(self, id: Any) -> NonmemData:
         """The records of the subject with identifier ``id`` as a one-subject dataset.
@@ -102,7 +109,8 @@ class NonmemData:
             events=self.events.subject(pos),
             observations=self.observations[self.observations["ID"] == id].reset_index(
                 drop=True),
-            ids=self.ids[pos:pos + 1], covariate_names=self.covariate_names)
+            ids=self.ids[pos:pos + 1], covariate_names=self.covariate_names,
+            source=self.source, sha256=self.sha256)
 
     def __repr__(self) -> str:
         return (f"NonmemData(n_subjects={self.events.n_subjects}, "
@@ -450,8 +458,14 @@ def read_nonmem(source: str | os.PathLike[str] | pd.DataFrame, *, model: Any = N
         problems.raise_if_any(label, what_rows)
         observations["LLOQ"] = lloq[obs]
         observations["BLQ"] = blq[obs]
+    if isinstance(source, pd.DataFrame):
+        origin = "DataFrame"
+        digest = hashlib.sha256(source.to_csv(index=False).encode("utf-8")).hexdigest()
+    else:
+        origin = os.fspath(source)
+        digest = hashlib.sha256(Path(origin).read_bytes()).hexdigest()
     return NonmemData(frame=frame, events=events, observations=observations, ids=events.ids,
-                      covariate_names=cov_names)
+                      covariate_names=cov_names, source=str(origin), sha256=digest)
 
 
 # --------------------------------------------------------------------------------------------
