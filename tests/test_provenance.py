@@ -145,3 +145,18 @@ def test_fits_carry_the_record(theophylline) -> None:
         assert rec["method"] == method
         assert all(isinstance(v, str) for v in rec.values())
         check_versions(rec)
+
+
+def test_validation_reports_have_a_provenance_section(tmp_path, theophylline) -> None:
+    from validation._report import Report
+
+    report = Report("provenance check", tmp_path)
+    report.record("theophylline data", pkpd.read_nonmem(theophylline))
+    report.record("model", pkpd.load_model("one_cmt"))
+    text = report.write().read_text()
+    section = text[text.index("## Provenance"):]
+    for dist in DEPENDENCIES:
+        assert f"| version_{dist} | {importlib.metadata.version(dist)} |" in section
+    assert sha(MODELS / "one_cmt.toml") in section
+    assert f"data_sha256 `{sha(theophylline)}`" in section
+    assert "model_source `models/one_cmt.toml`" in section

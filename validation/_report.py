@@ -178,6 +178,7 @@ class Report:
     title: str
     folder: Path
     lines: list[str] = field(default_factory=list)
+    records: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -218,10 +219,41 @@ class Report:
         fn(obj, path=path, **kwargs)
         return self.figure(path, name, caption)
 
+    def record(self, label: str, result: Any) -> None:
+        """Add the provenance of a result (a Dataset's attrs, a fit's ``provenance``, a
+        NONMEM dataset or a model) to the report's "Provenance" section under ``label``."""
+        from pkpd._provenance import data_record, provenance
+
+        rec = getattr(result, "provenance", None)
+        if rec is None and hasattr(result, "sha256"):   # a dataset read by read_nonmem
+            rec = data_record(result)
+        if rec is None and hasattr(result, "attrs"):
+            rec = {k: str(v) for k, v in result.attrs.items()}
+        if rec is None:
+            rec = provenance(result)
+        self.records[label] = dict(rec)
+
+    def provenance_lines(self) -> list[str]:
+        """The "Provenance" section: the run's versions, platform and UTC time, then the
+        model and data of each recorded result."""
+        from pkpd._provenance import provenance
+
+        run = provenance()
+        lines = ["## Provenance", "", "| key | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in run.items()]
+        lines.append("")
+        keys = ("model", "model_hash", "model_source", "model_file_sha256", "data_source",
+                "data_sha256", "method", "seed")
+        for label, rec in self.records.items():
+            shown = {k: rec[k].replace(f"{ROOT}{os.sep}", "") for k in keys if rec.get(k)}
+            lines += [f"**{label}**: " + "; ".join(f"{k} `{v}`" for k, v in shown.items()), ""]
+        return lines
+
     def write(self) -> Path:
         path = self.folder / "report.md"
         tmp = path.with_suffix(".md.tmp")
-        tmp.write_text("\n".join(self.lines).rstrip() + "\n")
+        lines = [*self.lines, *self.provenance_lines()]
+        tmp.write_text("\n".join(lines).rstrip() + "\n")
         tmp.replace(path)
         return path
 
