@@ -87,12 +87,12 @@ def model_record(model: Any) -> dict[str, str]:
 def data_record(data: Any) -> dict[str, str]:
     """Source and sha256 of a dataset: a :class:`~pkpd.io.NonmemData` (its file, or
     ``"DataFrame"``), a file path, or a DataFrame (sha256 of its CSV text)."""
+    if hasattr(data, "to_csv"):   # a DataFrame (its columns could be called "source")
+        return {"data_source": "DataFrame", "data_sha256": text_sha256(data.to_csv(index=False))}
     source = getattr(data, "source", None)
     digest = getattr(data, "sha256", None)
     if source is not None and digest is not None:
         return {"data_source": str(source), "data_sha256": str(digest)}
-    if hasattr(data, "to_csv"):
-        return {"data_source": "DataFrame", "data_sha256": text_sha256(data.to_csv(index=False))}
     if isinstance(data, str) or hasattr(data, "__fspath__"):
         return {"data_source": str(data), "data_sha256": file_sha256(data)}
     return {}

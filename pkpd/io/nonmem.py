@@ -22,7 +22,6 @@ Conventions of this reader
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 from collections.abc import Iterable, Sequence
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._provenance import data_record
 from ..errors import DataError
 from ..events import EventTable
 
@@ -458,14 +458,10 @@ def read_nonmem(source: str | os.PathLike[str] | pd.DataFrame, *, model: Any = N
         problems.raise_if_any(label, what_rows)
         observations["LLOQ"] = lloq[obs]
         observations["BLQ"] = blq[obs]
-    if isinstance(source, pd.DataFrame):
-        origin = "DataFrame"
-        digest = hashlib.sha256(source.to_csv(index=False).encode("utf-8")).hexdigest()
-    else:
-        origin = os.fspath(source)
-        digest = hashlib.sha256(Path(origin).read_bytes()).hexdigest()
+    rec = data_record(source)
     return NonmemData(frame=frame, events=events, observations=observations, ids=events.ids,
-                      covariate_names=cov_names, source=str(origin), sha256=digest)
+                      covariate_names=cov_names, source=rec["data_source"],
+                      sha256=rec["data_sha256"])
 
 
 # --------------------------------------------------------------------------------------------
