@@ -207,4 +207,5 @@ def simulate(
                 continue  # an output that is this state itself (the only name allowed twice)
             data_vars[s.name] = (dims, st[:, k].reshape(shape),
                                  {"units": s.unit, "long_name": f"amount in {s.name}"})
-    return xr.Dataset(data_vars, coords=coords, attrs={**provenance(m), **attrs})
+    data = events if hasattr(events, "sha256") else None   # a NONMEM dataset: its file
+    return xr.Dataset(data_vars, coords=coords, attrs={**provenance(m, data=data), **attrs})

@@ -160,3 +160,10 @@ def test_validation_reports_have_a_provenance_section(tmp_path, theophylline) ->
     assert sha(MODELS / "one_cmt.toml") in section
     assert f"data_sha256 `{sha(theophylline)}`" in section
     assert "model_source `models/one_cmt.toml`" in section
+
+
+def test_simulating_a_dataset_records_its_file(theophylline) -> None:
+    data = pkpd.read_nonmem(theophylline)
+    ds = pkpd.simulate("theophylline_1cmt", data)
+    assert ds.attrs["data_source"] == str(theophylline)
+    assert ds.attrs["data_sha256"] == sha(theophylline)
