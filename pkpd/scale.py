@@ -36,6 +36,7 @@ import numpy as np
 
 from . import __version__
 from ._plan import as_compiled, parse_times, table_columns
+from ._provenance import data_record
 from ._sampling import Streams
 from .errors import DataError, PkpdError
 from .simulation import simulate
@@ -221,6 +222,14 @@ def _template(plan: _ChunkPlan) -> xr.Dataset:
     return ds
 
 
+def _with_data_record(template: xr.Dataset, events: Any) -> xr.Dataset:
+    """The template's attrs with the dataset's file and sha256 (the template simulates a slice
+    of the dataset's records, which no longer knows its file)."""
+    if getattr(events, "sha256", None) is not None:
+        template.attrs.update(data_record(events))
+    return template
+
+
 def _run_chunk(compiled: CompiledModel, events: Any, patients: Any, params: Any,
                times: np.ndarray, options: dict[str, Any], names: list[str],
                where: str) -> tuple[np.ndarray, ...]:
@@ -319,7 +328,7 @@ def simulate_chunked(
     ...                       times="0..168 h by 1 h", chunks=20_000)  # doctest: +SKIP
     """
     plan = _chunk_plan(model, events, patients, params, times, chunks, kwargs)
-    template = _template(plan)
+    template = _with_data_record(_template(plan), events)
     return _lazy(plan, template, _digest(plan.fingerprint()))
 
 
@@ -455,7 +464,7 @@ def simulate_to_zarr(
                             f"resumed; differs in: {'; '.join(differ)}. Use another path or "
                             "overwrite=True")
     if stored is None or overwrite:
-        template = _template(plan)
+        template = _with_data_record(_template(plan), events)
         layout = _lazy(plan, template, _digest(fingerprint))
         layout[_DONE] = ((_CHUNK,), np.zeros(len(plan.bounds), np.int8))
         layout.attrs[_FINGERPRINT] = json.dumps(fingerprint, sort_keys=True)
