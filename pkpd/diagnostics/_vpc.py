@@ -86,14 +86,9 @@ class VPC:
     Ten subjects simulated from ``theophylline_1cmt`` (between-subject variability and
     residual error), one 320 mg oral dose each, as a NONMEM-format table:
 
-    >>> import numpy as np, pandas as pd, pkpd
-    >>> t = [0.5, 1, 2, 4, 8, 12, 24]
-    >>> cp = pkpd.simulate("theophylline_1cmt", "320 mg PO", times=t, n=10, seed=1)["CP_obs"]
-    >>> frame = pd.DataFrame({
-    ...     "ID": np.repeat(np.arange(1, 11), 8), "TIME": np.tile([0, *t], 10),
-    ...     "AMT": np.tile([320] + [0] * 7, 10), "EVID": np.tile([1] + [0] * 7, 10),
-    ...     "CMT": np.tile([1] + [2] * 7, 10),
-    ...     "DV": np.column_stack([np.zeros(10), cp[0].values]).ravel()})
+    >>> import pkpd
+    >>> from pkpd.testing.datasets import simulated_oral
+    >>> frame = simulated_oral("theophylline_1cmt", 320, times=[0.5, 1, 2, 4, 8, 12, 24])
     >>> v = pkpd.vpc("theophylline_1cmt", frame, n=100, seed=1)
     >>> v
     VPC(model='theophylline_1cmt', 70 observations, 1 stratum/output group(s), n=100, ...)
@@ -356,14 +351,9 @@ def vpc(fit_or_model: Any, data: Any = None, *, n: int = 500,
     Ten subjects simulated from ``theophylline_1cmt`` (between-subject variability and
     residual error), one 320 mg oral dose each, as a NONMEM-format table:
 
-    >>> import numpy as np, pandas as pd, pkpd
-    >>> t = [0.5, 1, 2, 4, 8, 12, 24]
-    >>> cp = pkpd.simulate("theophylline_1cmt", "320 mg PO", times=t, n=10, seed=1)["CP_obs"]
-    >>> frame = pd.DataFrame({
-    ...     "ID": np.repeat(np.arange(1, 11), 8), "TIME": np.tile([0, *t], 10),
-    ...     "AMT": np.tile([320] + [0] * 7, 10), "EVID": np.tile([1] + [0] * 7, 10),
-    ...     "CMT": np.tile([1] + [2] * 7, 10),
-    ...     "DV": np.column_stack([np.zeros(10), cp[0].values]).ravel()})
+    >>> import pkpd
+    >>> from pkpd.testing.datasets import simulated_oral
+    >>> frame = simulated_oral("theophylline_1cmt", 320, times=[0.5, 1, 2, 4, 8, 12, 24])
     >>> v = pkpd.vpc("theophylline_1cmt", frame, n=100, seed=1)   # the model's own values
     >>> v.table.columns[:4].tolist(), int(v.table["outside"].sum())
     (['stratum', 'output', 'bin', 'kind'], 0)

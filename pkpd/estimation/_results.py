@@ -359,14 +359,9 @@ class SubjectFits:
     Ten subjects simulated from ``theophylline_1cmt`` (between-subject variability and
     residual error), one 320 mg oral dose each, as a NONMEM-format table:
 
-    >>> import numpy as np, pandas as pd, pkpd
-    >>> t = [0.5, 1, 2, 4, 8, 12, 24]
-    >>> cp = pkpd.simulate("theophylline_1cmt", "320 mg PO", times=t, n=10, seed=1)["CP_obs"]
-    >>> frame = pd.DataFrame({
-    ...     "ID": np.repeat(np.arange(1, 11), 8), "TIME": np.tile([0, *t], 10),
-    ...     "AMT": np.tile([320] + [0] * 7, 10), "EVID": np.tile([1] + [0] * 7, 10),
-    ...     "CMT": np.tile([1] + [2] * 7, 10),
-    ...     "DV": np.column_stack([np.zeros(10), cp[0].values]).ravel()})
+    >>> import pkpd
+    >>> from pkpd.testing.datasets import simulated_oral
+    >>> frame = simulated_oral("theophylline_1cmt", 320, times=[0.5, 1, 2, 4, 8, 12, 24])
     >>> fits = pkpd.fit_subjects("theophylline_1cmt", frame)
     >>> len(fits.results), list(fits.table.columns[:4]), sorted(fits.shrinkage)
     (10, ['ID', 'success', 'ofv', 'n_obs'], ['eta_CL', 'eta_KA', 'eta_V'])

@@ -64,14 +64,10 @@ def gof(diag: Diagnostics, *, path: str | Path | None = None, log: bool = False,
     Ten subjects simulated from ``theophylline_1cmt`` (one 320 mg oral dose each), diagnosed
     at the model's values (with a fit: ``pkpd.diagnose(fit)``):
 
-    >>> import numpy as np, pandas as pd, pkpd
-    >>> t = [0.5, 1, 2, 4, 8, 12, 24]
-    >>> cp = pkpd.simulate("theophylline_1cmt", "320 mg PO", times=t, n=10, seed=1)["CP_obs"]
-    >>> frame = pd.DataFrame({
-    ...     "ID": np.repeat(np.arange(1, 11), 8), "TIME": np.tile([0, *t], 10),
-    ...     "AMT": np.tile([320] + [0] * 7, 10), "EVID": np.tile([1] + [0] * 7, 10),
-    ...     "CMT": np.tile([1] + [2] * 7, 10), "WT": np.repeat(np.linspace(55, 85, 10), 8),
-    ...     "DV": np.column_stack([np.zeros(10), cp[0].values]).ravel()})
+    >>> import numpy as np, pkpd
+    >>> from pkpd.testing.datasets import simulated_oral
+    >>> frame = simulated_oral("theophylline_1cmt", 320, times=[0.5, 1, 2, 4, 8, 12, 24],
+    ...                        covariates={"WT": np.linspace(55, 85, 10)})
     >>> diag = pkpd.diagnose(None, frame, model="theophylline_1cmt", n_sim=100, seed=1)
     >>> fig = pkpd.plot.gof(diag, path="gof.png")
     >>> len(fig.axes) >= 6
@@ -154,14 +150,10 @@ def eta_covariates(diag: Diagnostics, *, covariates: Sequence[str] | None = None
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd, pkpd
-    >>> t = [0.5, 1, 2, 4, 8, 12, 24]
-    >>> cp = pkpd.simulate("theophylline_1cmt", "320 mg PO", times=t, n=10, seed=1)["CP_obs"]
-    >>> frame = pd.DataFrame({
-    ...     "ID": np.repeat(np.arange(1, 11), 8), "TIME": np.tile([0, *t], 10),
-    ...     "AMT": np.tile([320] + [0] * 7, 10), "EVID": np.tile([1] + [0] * 7, 10),
-    ...     "CMT": np.tile([1] + [2] * 7, 10), "WT": np.repeat(np.linspace(55, 85, 10), 8),
-    ...     "DV": np.column_stack([np.zeros(10), cp[0].values]).ravel()})
+    >>> import numpy as np, pkpd
+    >>> from pkpd.testing.datasets import simulated_oral
+    >>> frame = simulated_oral("theophylline_1cmt", 320, times=[0.5, 1, 2, 4, 8, 12, 24],
+    ...                        covariates={"WT": np.linspace(55, 85, 10)})
     >>> fit = pkpd.fit_population("theophylline_1cmt", frame, method="focei")
     >>> diag = pkpd.diagnose(fit, n_sim=100, seed=1)
     >>> fig = pkpd.plot.eta_covariates(diag, covariates=["WT"], path="eta.png")

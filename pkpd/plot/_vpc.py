@@ -58,14 +58,10 @@ def vpc(result: VPC | pd.DataFrame, *, path: str | Path | None = None, log: bool
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd, pkpd
-    >>> t = [0.5, 1, 2, 4, 8, 12, 24]
-    >>> cp = pkpd.simulate("theophylline_1cmt", "320 mg PO", times=t, n=10, seed=1)["CP_obs"]
-    >>> frame = pd.DataFrame({
-    ...     "ID": np.repeat(np.arange(1, 11), 8), "TIME": np.tile([0, *t], 10),
-    ...     "AMT": np.tile([320] + [0] * 7, 10), "EVID": np.tile([1] + [0] * 7, 10),
-    ...     "CMT": np.tile([1] + [2] * 7, 10), "WT": np.repeat(np.linspace(55, 85, 10), 8),
-    ...     "DV": np.column_stack([np.zeros(10), cp[0].values]).ravel()})
+    >>> import numpy as np, pkpd
+    >>> from pkpd.testing.datasets import simulated_oral
+    >>> frame = simulated_oral("theophylline_1cmt", 320, times=[0.5, 1, 2, 4, 8, 12, 24],
+    ...                        covariates={"WT": np.linspace(55, 85, 10)})
     >>> v = pkpd.vpc("theophylline_1cmt", frame, n=100, seed=1)
     >>> fig = pkpd.plot.vpc(v, path="vpc.png", log=True)
     >>> fig.axes[0].get_yscale()
