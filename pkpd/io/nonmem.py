@@ -353,6 +353,9 @@ def read_nonmem(source: str | os.PathLike[str] | pd.DataFrame, *, model: Any = N
                            "3 (reset) or 4 (reset and dose)")
     evid = np.where(bad_evid, 0, evid).astype(np.int64)
     dose = np.isin(evid, (1, 4))
+    problems.add(~mdv_miss & ~np.isin(mdv_given, (0, 1)), "MDV",
+                 lambda i: f"MDV={mdv_given[i]:g}; valid: 0 (DV is an observation) or 1 (no "
+                           "observation on this row)")
     mdv = np.where(mdv_miss, ((evid != 0) | dv_miss).astype(float), mdv_given)
 
     kinds = {0: "an observation row (EVID 0)", 2: "an other-event row (EVID 2)",

@@ -130,6 +130,9 @@ BAD_ROWS = [
     ("1,2,5,.,1,1,.,0,0,0,0,70", "CMT", "needs a compartment, CMT is missing"),
     ("1,2,0,.,0,0,1,0,0,0,0,70", "DV", "DV is missing on an observation with MDV=0"),
     ("1,-1,0,5,0,0,1,0,0,0,0,70", "TIME", "TIME=-1 is negative"),
+    ("1,2,0,5,0,2,1,0,0,0,0,70", "MDV", "MDV=2; valid: 0"),
+    ("1,2,0,5,0,-1,1,0,0,0,0,70", "MDV", "MDV=-1; valid: 0"),
+    ("1,2,0,5,0,0.5,1,0,0,0,0,70", "MDV", "MDV=0.5; valid: 0"),
 ]
 
 
