@@ -101,15 +101,27 @@ def _frozen(values: Any, dtype: Any, name: str) -> np.ndarray:
 
 def _normalise_ids(ids: Any) -> np.ndarray:
     arr = np.asarray(ids)
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        raise DataError(f"EventTable: subject id {int(arr.max())} is too large; valid: whole "
+                        f"numbers of magnitude up to {np.iinfo(np.int64).max}, or strings")
     if arr.dtype.kind in "iub":
         out = arr.astype(np.int64)
     else:
         try:
             as_float = arr.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             as_float = None
         if (as_float is not None and np.all(np.isfinite(as_float))
                 and np.all(as_float == np.round(as_float))):
+            big = np.abs(as_float) >= 2.0**53
+            if np.any(big) and arr.dtype.kind == "O":   # e.g. Python ints: keep them exact
+                out = np.array(list(arr.tolist()), dtype=object)
+                out.flags.writeable = False
+                return out
+            if np.any(big):
+                raise DataError(f"EventTable: subject id {as_float[big][0]:g} is a float too "
+                                "large to be a whole number exactly; valid: floats of magnitude "
+                                "below 2**53 (9007199254740992), integers or strings")
             out = as_float.astype(np.int64)
         else:
             out = np.array(list(arr.tolist()), dtype=object)

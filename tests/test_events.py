@@ -65,6 +65,21 @@ def test_event_table_ids_object_when_not_integral():
     assert table(ids=[1.0, 2.0]).ids.dtype == np.int64
 
 
+@pytest.mark.parametrize("ids", [
+    np.array([1e19, 2.0]),                       # would wrap to -2**63
+    np.array([2.0**53, 2.0**53 + 2]),            # not every whole number is a float here
+    np.array([2**64 - 1, 2], dtype=np.uint64),   # above the int64 range
+])
+def test_event_table_ids_too_large_are_refused(ids):
+    with pytest.raises(DataError, match="too large"):
+        table(ids=ids)
+
+
+def test_event_table_large_python_int_ids_stay_exact():
+    ids = [10**20, 10**20 + 1]
+    assert table(ids=ids).ids.tolist() == ids
+
+
 @pytest.mark.parametrize(("over", "match"), [
     (dict(amt=[0.0, 1.0]), "amt has shape"),
     (dict(offsets=[0, 3, 2]), "offsets"),
