@@ -6,16 +6,19 @@ Internal: :data:`RANGES` and :func:`is_female` are public as :mod:`pkpd.covariat
 
 from __future__ import annotations
 
+import difflib
+import warnings
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, PkpdWarning
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["RANGES", "Real", "is_female"]
+__all__ = ["RANGES", "Real", "check_defaults_not_misspelt", "is_female"]
 
 #: Plausible clinical range (unit, low, high) of each known covariate, inclusive.
 RANGES: dict[str, tuple[str, float, float]] = {
@@ -103,3 +106,41 @@ def is_female(sex: Any, *, name: str = "sex") -> NDArray[np.bool_]:
 
 
 # -- body size -------------------------------------------------------------------------------
+
+
+def check_defaults_not_misspelt(label: str, given: Iterable[str], known: Iterable[str],
+                                defaulted: Mapping[str, float], model: str) -> None:
+    """Guard a model covariate that fell back to its default while the patient gives a name
+    nobody knows (neither the model nor the clinical covariates): most likely a misspelling.
+
+    The same name in other letter case is a :class:`DataError`; otherwise a
+    :class:`~pkpd.errors.PkpdWarning` names the default values used and the unknown names.
+
+    Examples
+    --------
+    >>> check_defaults_not_misspelt("patient", ["WT", "crcl"], ["WT", "CRCL"],
+    ...                             {"CRCL": 100.0}, "m")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pkpd.errors.DataError: patient: covariate 'crcl' is not a covariate of model 'm'; did you ...
+    """
+    if not defaulted:
+        return
+    known_set = set(known)
+    unknown = [g for g in given if g not in known_set and g not in defaulted]
+    if not unknown:
+        return
+    for name in defaulted:
+        same = [u for u in unknown if u.lower() == name.lower()]
+        if same:
+            raise DataError(f"{label}: covariate {same[0]!r} is not a covariate of model "
+                            f"{model!r}; did you mean {name!r}? (names are case-sensitive; "
+                            f"without it {name} would take its default {defaulted[name]:g})")
+    hints = []
+    for name in defaulted:
+        close = difflib.get_close_matches(name, unknown, n=1, cutoff=0.6)
+        hints.append(f"{name} = {defaulted[name]:g}" + (f" (given {close[0]!r}: misspelt?)"
+                                                        if close else ""))
+    warnings.warn(f"{label}: model {model!r} uses the default of {', '.join(hints)}; the "
+                  f"patient's {', '.join(map(repr, unknown))} is not a covariate of this model",
+                  PkpdWarning, stacklevel=3)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import covariates as cv
+from ._covariate_checks import check_defaults_not_misspelt
 from .errors import DataError, UnitError
 from .units import convert, parse_quantity, parse_unit, registry
 
@@ -392,12 +393,18 @@ class Patient:
         Raises
         ------
         DataError
-            A covariate without default cannot be given or derived (all are listed).
-        UnitError
-            A value cannot be converted to the model's unit.
+            A covariate without default cannot be given or derived (all are listed), or one
+            that takes its default is given under a name in other letter case (``crcl``).
+
+        Warns
+        -----
+        PkpdWarning
+            A covariate takes its default while the patient gives a name that is neither a
+            model nor a clinical covariate (a misspelling would otherwise pass unseen).
         """
         out: dict[str, np.ndarray] = {}
         missing: list[str] = []
+        defaulted: dict[str, float] = {}
         for c in model.covariates:
             value = self._model_value(c.name, c.unit)
             if value is None:
@@ -406,11 +413,13 @@ class Patient:
                     missing.append(c.name if need is None else
                                    f"{c.name} (or {', '.join(need[0])} to derive it)")
                     continue
-                value = float(c.default)
+                value = defaulted[c.name] = float(c.default)
             out[c.name] = np.array([value], dtype=float)
         if missing:
             raise DataError(f"{self._label()}: model '{model.name}' needs covariate(s) "
                             f"{'; '.join(missing)}, which have no default")
+        known = ["SEX", *CANONICAL, *DERIVED, *(c.name for c in model.covariates)]
+        check_defaults_not_misspelt(self._label(), self.names, known, defaulted, model.name)
         return out
 
     def _model_value(self, name: str, unit: str) -> float | None:

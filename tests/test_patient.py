@@ -248,3 +248,25 @@ def test_time_varying_covariates_of_a_patient_change_clearance():
     both = pkpd.simulate(model, regimen, [before, changing], **kw)["CP"].values
     np.testing.assert_allclose(both[0], a, rtol=1e-12)
     np.testing.assert_allclose(both[1], c, rtol=1e-12)
+
+
+def test_misspelt_covariate_in_other_case_is_refused(vanco: pkpd.Model) -> None:
+    # "dial" would leave DIAL at its default 0: a dialysis patient simulated as not on dialysis
+    with pytest.raises(pkpd.DataError, match=r"'dial'.*did you mean 'DIAL'.*default 0"):
+        Patient(WT=70, CRCL=40, dial=1).table(vanco)
+
+
+def test_misspelt_covariate_warns_with_the_default_used(vanco: pkpd.Model) -> None:
+    with pytest.warns(pkpd.PkpdWarning, match=r"DIAL = 0 \(given 'DIALYSIS': misspelt\?\)"):
+        table = Patient(WT=70, CRCL=40, DIALYSIS=1).table(vanco)
+    assert table["DIAL"][0] == 0.0            # the default, as the warning says
+
+
+def test_extra_known_or_unused_names_without_defaults_pass_quietly(vanco: pkpd.Model) -> None:
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # every covariate given: an extra name is harmless
+        Patient(WT=70, CRCL=40, DIAL=0, SITE="Leeds").table(vanco)
+        # defaults used, but the extra names are clinical covariates the model does not use
+        Patient(WT=70, CRCL=40, AGE=50, HT=170, SEX="F").table(vanco)
