@@ -9,7 +9,7 @@ Keys (all optional ones are omitted when unknown):
 * ``model``, ``model_hash``, ``model_source`` (a file path, or ``"python"`` for a model built
   with :class:`~pkpd.model.ModelBuilder`), ``model_file_sha256``;
 * ``data_source`` (a file path or ``"DataFrame"``), ``data_sha256``;
-* ``version_<dist>`` for numpy, scipy, numba, sympy, xarray, pint, pandas, and
+* ``version_pkpd``, ``version_<dist>`` for numpy, scipy, numba, sympy, xarray, pint, pandas, and
   ``version_python``, ``platform``;
 * ``seed`` (the root of the random streams), ``created_utc`` (ISO 8601).
 """
@@ -52,8 +52,10 @@ def text_sha256(text: str) -> str:
 
 @functools.cache
 def versions() -> dict[str, str]:
-    """Versions of pkpd's key dependencies, Python and the platform (computed once)."""
-    found: dict[str, str] = {}
+    """Versions of pkpd, its key dependencies and Python, and the platform (computed once)."""
+    from . import __version__
+
+    found: dict[str, str] = {"version_pkpd": __version__}
     for dist in DEPENDENCIES:
         try:
             found[f"version_{dist}"] = importlib.metadata.version(dist)

@@ -43,6 +43,7 @@ def theophylline() -> Path:
 def check_versions(rec: dict) -> None:
     for dist in DEPENDENCIES:
         assert rec[f"version_{dist}"] == importlib.metadata.version(dist)
+    assert rec["version_pkpd"] == pkpd.__version__
     assert rec["version_python"] == platform.python_version()
     assert rec["platform"]
     when = datetime.datetime.fromisoformat(rec["created_utc"])
@@ -167,3 +168,23 @@ def test_simulating_a_dataset_records_its_file(theophylline) -> None:
     ds = pkpd.simulate("theophylline_1cmt", data)
     assert ds.attrs["data_source"] == str(theophylline)
     assert ds.attrs["data_sha256"] == sha(theophylline)
+
+
+def test_diagnostics_and_vpc_carry_the_record(theophylline, tmp_path) -> None:
+    data = pkpd.read_nonmem(theophylline)
+    diag = pkpd.diagnose(None, data, model="theophylline_1cmt", n_sim=20, seed=5)
+    check = pkpd.vpc("theophylline_1cmt", data, n=20, seed=6)
+    file_sha = sha(MODELS / "theophylline_1cmt.toml")
+    for result, seed in ((diag, "5"), (check, "6")):
+        rec = result.provenance
+        assert rec["model"] == "theophylline_1cmt" and rec["model_file_sha256"] == file_sha
+        assert rec["data_source"] == str(theophylline)
+        assert rec["data_sha256"] == sha(theophylline)
+        assert rec["seed"] == seed
+        check_versions(rec)
+    assert diag.provenance["n_sim"] == "20" and check.provenance["replicates"] == "20"
+    path = tmp_path / "diag.nc"
+    diag.to_xarray().to_netcdf(path)
+    with xr.open_dataset(path) as back:
+        assert back.attrs["data_sha256"] == sha(theophylline)
+        assert back.attrs["model_hash"] == diag.provenance["model_hash"]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._provenance import provenance
 from ..errors import EstimationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,6 +57,10 @@ class Diagnostics:
         The unit of DV (and of PRED, IPRED, EPRED, RES, IRES) of each output.
     time_unit : str
         The unit of TIME (the model's time unit).
+    provenance : dict of str to str
+        Model (name, hash, source file and its sha256), data file and its sha256, versions,
+        platform, seed, method and replicates, UTC time; also among the attributes of
+        :meth:`to_xarray`.
 
     Examples
     --------
@@ -83,6 +88,7 @@ class Diagnostics:
     npde_moments: str = "independent"
     units: dict[str, str] = field(default_factory=dict)
     time_unit: str = ""
+    provenance: dict[str, str] = field(default_factory=dict)
 
     def to_xarray(self) -> xr.Dataset:
         """The table as an :class:`xarray.Dataset` over dimension ``obs`` (units in attrs)."""
@@ -92,6 +98,7 @@ class Diagnostics:
                 ds[name].attrs["units"] = next(iter(self.units.values()))
         if self.time_unit:
             ds["TIME"].attrs["units"] = self.time_unit
+        ds.attrs.update(self.provenance)
         ds.attrs.update(model=self.model, method=self.method, n_sim=self.n_sim)
         return ds
 
@@ -228,4 +235,7 @@ def diagnose(fit: Any, data: Any = None, *, n_sim: int = 1000,
                        npde_tests=npde_tests(table["NPDE"].to_numpy()),
                        model=design.cm.model.name, method=design.method,
                        n_sim=int(n_sim), seed=seed, npde_moments=npde_moments, units=units,
-                       time_unit=design.cm.model.time_unit)
+                       time_unit=design.cm.model.time_unit,
+                       provenance=provenance(design.cm.model, data=design.pop.data, seed=seed,
+                                             settings={"method": design.method,
+                                                       "n_sim": int(n_sim)}))

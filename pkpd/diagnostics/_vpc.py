@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._provenance import provenance
 from ..errors import EstimationError
 from ._binning import assign, check_bins, describe, edges_for
 
@@ -80,6 +81,9 @@ class VPC:
         The unit of DV of each output.
     time_unit : str
         The unit of TIME (the model's time unit).
+    provenance : dict of str to str
+        Model (name, hash, source file and its sha256), data file and its sha256, versions,
+        platform, seed, replicates, UTC time.
 
     Examples
     --------
@@ -109,6 +113,7 @@ class VPC:
     stratify: str | None
     units: dict[str, str] = field(default_factory=dict)
     time_unit: str = ""
+    provenance: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """Bins and bins outside the simulated interval per stratum, output, kind and
@@ -456,7 +461,10 @@ def vpc(fit_or_model: Any, data: Any = None, *, n: int = 500,
                quantiles=tuple(float(p) for p in probs), ci=ci,
                pred_corrected=bool(pred_corrected), stratify=strat_name,
                units={obs.outputs[i]: out_units.get(obs.outputs[i], "") for i in selected},
-               time_unit=design.cm.model.time_unit)
+               time_unit=design.cm.model.time_unit,
+               provenance=provenance(design.cm.model, data=design.pop.data, seed=seed,
+                                     settings={"replicates": n,
+                                               "pred_corrected": bool(pred_corrected)}))
 
 
 def _outside(observed: float, lo: float, hi: float) -> bool:
