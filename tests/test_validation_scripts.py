@@ -47,6 +47,8 @@ def test_map_recovery_study_runs(tmp_path) -> None:
     assert "Laplace coverage" in text and "chosen from the MAP fit" in text
     for name in ("etas.png", "auc.png"):
         assert (tmp_path / name).stat().st_size > 0 and f"]({name})" in text
+    section = text[text.index("## Provenance"):]
+    assert "seed `5`" in section and f"model `{mod.MODEL}`" in section
 
 
 @pytest.mark.slow
@@ -75,6 +77,13 @@ def test_theophylline_report(shared_dir, tmp_path, capsys) -> None:
     pub = result.comparisons["FOCE-I vs nlmixr2 SAEM (README)"]
     assert pub.loc[["TVKA", "TVCL", "TVV", "CP.additive"], "rel_diff_%"].abs().max() < 2
     assert "FOCE-I vs nlme" in capsys.readouterr().out
+    # every fit, the diagnostics and the VPC are traced to the model file and the data file
+    import hashlib
+    section = text[text.index("## Provenance"):]
+    data_sha = hashlib.sha256((shared_dir / "data" / "theophylline.csv").read_bytes()).hexdigest()
+    for label in ("FOCE-I fit", "SAEM fit", "diagnostics", "VPC"):
+        assert f"**{label}**" in section, label
+    assert section.count(data_sha) >= 4
 
 
 def test_nonmem_conformance_report(shared_dir, tmp_path) -> None:

@@ -219,9 +219,10 @@ class Report:
         fn(obj, path=path, **kwargs)
         return self.figure(path, name, caption)
 
-    def record(self, label: str, result: Any) -> None:
-        """Add the provenance of a result (a Dataset's attrs, a fit's ``provenance``, a
-        NONMEM dataset or a model) to the report's "Provenance" section under ``label``."""
+    def record(self, label: str, result: Any, *, seed: Any = None) -> None:
+        """Add the provenance of a result (a Dataset's attrs, a fit's, diagnostics' or VPC's
+        ``provenance``, a NONMEM dataset, or a model with the ``seed`` of the run) to the
+        report's "Provenance" section under ``label``."""
         from pkpd._provenance import data_record, provenance
 
         rec = getattr(result, "provenance", None)
@@ -230,7 +231,7 @@ class Report:
         if rec is None and hasattr(result, "attrs"):
             rec = {k: str(v) for k, v in result.attrs.items()}
         if rec is None:
-            rec = provenance(result)
+            rec = provenance(result, seed=seed)
         self.records[label] = dict(rec)
 
     def provenance_lines(self) -> list[str]:

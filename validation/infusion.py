@@ -120,8 +120,8 @@ def run(shared: Path, out: Path, *, quick: bool = False) -> Result:
 
     cm = pkpd.compile_model(pkpd.load_model(MODEL))
     saem_opts = {"burn": 100, "em": 50} if quick else None
-    fits = {"FOCE-I": pkpd.fit_population(cm, data, "focei", seed=1),
-            "SAEM": pkpd.fit_population(cm, data, "saem", seed=1, saem=saem_opts)}
+    fits = {"FOCE-I": pkpd.fit_population(cm, str(csv), "focei", seed=1),
+            "SAEM": pkpd.fit_population(cm, str(csv), "saem", seed=1, saem=saem_opts)}
     focei = fits["FOCE-I"]
     runtimes = {f"{k} fit": f.runtime for k, f in fits.items()}
     n_sim, n_vpc = (200, 100) if quick else (1000, 500)
@@ -153,6 +153,10 @@ def run(shared: Path, out: Path, *, quick: bool = False) -> Result:
 
     report = Report("Infusion, one compartment (simulated, known truth): pkpd against the truth, "
                     "NONMEM and nlme", out)
+    for label, fit in fits.items():
+        report.record(f"{label} fit", fit)
+    report.record("diagnostics", diag)
+    report.record("VPC", vpc)
     figures: list[Path | None] = []
     _data_section(report, data, csv, quick)
     _estimates_section(report, fits)

@@ -189,6 +189,7 @@ def write_report(df: pd.DataFrame, timing: dict[str, float], n_sir: int, seed: i
     lo, hi = binom.ppf([0.005, 0.995], n, 0.9) / n
     report = Report(f"MAP individualisation of vancomycin from a peak and a trough: {n} "
                     f"virtual patients (seed {seed})", out)
+    report.record("model", pkpd.load_model(MODEL), seed=seed)
     report.text(f"Model `{MODEL}`; 1 g IV over 1 h q12h; levels at {SAMPLE_TIMES} h with the "
                 "model's residual error. Each patient's true etas are drawn from the model's "
                 "omega: the model is right by construction, so this checks the individual fit, "

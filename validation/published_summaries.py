@@ -156,6 +156,7 @@ def report(main: pkpd.trials.PublishedComparison, sens: pd.DataFrame, info: dict
     from pkpd.plot import published_comparison
 
     rep = Report("Vancomycin: published mean concentrations against simulated trials", out)
+    rep.record("model", pkpd.load_model(MODEL), seed=args.seed)
     rep.text(f"Model `{MODEL}` (Goti et al., Ther Drug Monit 2018, hospitalised adults), "
              f"{args.trials} replicate trials per group of n = {args.n} subjects, seed "
              f"{args.seed}, between-subject variability and residual error of the model. "

@@ -389,6 +389,8 @@ def run(shared: Path, out: Path, *, quick: bool = False) -> Result:
         pd_se, label="Holford")
 
     report = Report("Warfarin: population PK and the PK/PD turnover model of PCA", out)
+    for label, fit in fits.items():
+        report.record(f"{label} fit", fit)
     figures: list[Path | None] = []
     _data_section(report, data, csv, quick)
     _pk_section(report, fits)
