@@ -3,6 +3,7 @@ and SAEM, on NONMEM-format datasets."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time as _time
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ import numpy as np
 from .._provenance import provenance
 from ..errors import EstimationError
 from ._foce import METHODS, Evaluation, evaluate
+from ._outer import minimise_outer
 from ._popresults import PopulationFit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,20 +25,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..io.nonmem import NonmemData
     from ..model import Model
     from ._batch import BatchPredictor
+    from ._covariance import CovarianceStep
     from ._parameters import Transform
     from ._popdata import PopulationData
 
 __all__ = ["fit_population"]
 
-#: Outer convergence: the largest gradient component (OFV per unit of the unconstrained
-#: parameters: log scale for positive ones) at most this, or this times |OFV| / 1000.
-GRAD_TOL = 1e-3
-#: ... or the objective unchanged to this (relative) over three iterations with the largest
-#: gradient component below STALL_GRAD.
-OFV_RTOL = 1e-9
-STALL_GRAD = 0.02
-#: Central-difference step of the outer gradient (unconstrained scale).
-FD_STEP = 1e-3
 #: After this many seconds, report progress (when stderr is a terminal or progress=True).
 PROGRESS_AFTER = 2.0
 NAMES = {"fo": "FO (first order)", "foce": "FOCE (no interaction)",
@@ -154,6 +148,7 @@ def fit_population(
     seed: int | np.random.Generator | None = None,
     saem: Mapping[str, Any] | None = None,
     starts: int = 1,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> PopulationFit:
     """Estimate a population model from a NONMEM-format dataset.
 
@@ -222,6 +217,16 @@ def fit_population(
         SAEM options: ``burn`` (iterations of the exploration phase, default 300), ``em``
         (smoothing phase, default 200), ``chains`` (per subject, default 2; raised to
         ``ceil(50 / subjects)`` when that is larger: more chains for small datasets).
+    checkpoint : str or path-like, optional
+        A file in which the fit saves its state after every outer iteration (FOCE family:
+        the BFGS state, the history and the inner modes; SAEM: the chains, statistics,
+        estimates and the random generator's state), replaced atomically, as JSON (see
+        :mod:`pkpd.estimation._checkpoint`). If the file exists, the fit resumes from it and
+        ends at the same estimates as a fit never interrupted; once the fit is finished the
+        file holds the final result, and the same call returns it without optimising again.
+        The file records the model hash, the data's sha256, the method, the options and the
+        seed: a checkpoint of another run raises an EstimationError naming what differs (delete
+        the file to start afresh). Needs ``starts=1`` and an integer ``seed`` (or None).
 
     Returns
     -------
@@ -231,7 +236,8 @@ def fit_population(
     ------
     EstimationError
         Bad arguments, a model without etas, between-occasion etas, fewer than two subjects
-        with observations, an objective that is not finite at the initial values.
+        with observations, an objective that is not finite at the initial values; a
+        checkpoint file that is unreadable or belongs to another run.
 
     Examples
     --------
@@ -262,6 +268,17 @@ def fit_population(
         raise EstimationError(f"starts = {starts!r} must be a positive integer")
     problem = setup(model, data, method, outputs=outputs, lloq=lloq, params=params,
                     initial=initial)
+    ckpt = None
+    phase, state = "", None
+    if checkpoint is not None:
+        from ._checkpoint import Checkpoint, run_identity
+
+        if starts != 1:
+            raise EstimationError(f"checkpoint= needs starts=1 (got starts={starts})")
+        ckpt = Checkpoint(checkpoint, run_identity(problem, method, seed, {
+            "outputs": outputs, "lloq": lloq, "params": params, "initial": initial,
+            "covariance": covariance, "maxiter": maxiter, "saem": saem, "starts": starts}))
+        phase, state = ckpt.load() or ("", None)
     report = _reporter(progress, start)
     x0 = problem.transform.to_x()
     first = problem.batch(x0[None])
@@ -272,18 +289,44 @@ def fit_population(
                               "proportional or exponential error model?)")
     problem.modes = first.etas[0]
     details: dict[str, Any] = {}
-    if method == "saem":
+    save = None if ckpt is None else (lambda st: ckpt.save("running", st))
+    if phase in ("done", "final"):
+        assert state is not None
+        x, history, success, status = (state["x"], state["history"], bool(state["success"]),
+                                       state["status"])
+        details = state["details"]
+        problem.modes, problem.n_evaluations = state["modes"], int(state["n_evaluations"])
+    elif method == "saem":
         from ._saem import run_saem
 
-        x, history, success, status, details = run_saem(problem, x0, seed=seed,
-                                                        options=dict(saem or {}), report=report)
+        x, history, success, status, details = run_saem(
+            problem, x0, seed=seed, options=dict(saem or {}), report=report, resume=state,
+            save=save)
     else:
-        x, history, success, status = _minimise(problem, x0, int(maxiter), report)
+        x, history, success, status = minimise_outer(problem, x0, int(maxiter), report,
+                                                     resume=state, save=save)
         if starts > 1:
             x, history, success, status, details = _more_starts(
                 problem, x0, (x, history, success, status), int(starts), int(maxiter), seed,
                 report)
-    fit = _result(problem, x, history, success, status, covariance, start, details)
+    outcome = {"x": x, "history": history, "success": success, "status": status,
+               "details": details, "modes": problem.modes,
+               "n_evaluations": problem.n_evaluations}
+    if ckpt is not None and phase not in ("done", "final"):
+        ckpt.save("done", outcome)
+    step = None
+    if phase == "final" and state is not None and state.get("covariance") is not None:
+        from ._covariance import CovarianceStep
+
+        step = CovarianceStep(**state["covariance"])
+    fit, step = _result(problem, x, history, success, status, covariance, start, details, step)
+    if ckpt is not None:
+        if step is not None:
+            outcome["covariance"] = {"cov": step.cov, "r": step.r, "s": step.s,
+                                     "status": step.status}
+        if phase != "final":
+            ckpt.save("final", outcome)
+        fit.details["checkpoint"] = {"path": str(ckpt.path), "resumed_from": phase or "start"}
     if seed is not None:   # the root of SAEM's or the extra starts' random streams
         fit.provenance["seed"] = ("a numpy Generator (not reproducible from the record)"
                                   if isinstance(seed, np.random.Generator) else str(seed))
@@ -301,75 +344,6 @@ def _reporter(progress: bool | Callable[[str], None] | None, start: float
     return report
 
 
-def _minimise(problem: Problem, x0: np.ndarray, maxiter: int, report: Callable[[str], None]
-              ) -> tuple[np.ndarray, list[dict[str, Any]], bool, str]:
-    """Outer BFGS with a batched central-difference gradient; restarted (fresh Hessian) when
-    it stops short of the convergence criterion."""
-    from scipy.optimize import minimize
-
-    p = len(x0)
-    eye = np.eye(p) * FD_STEP
-    last: dict[str, Any] = {}
-
-    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-        problem.refresh_modes(x)
-        ev = problem.batch(np.vstack([x, x + eye, x - eye]))
-        if not np.isfinite(ev.ofv[0]):
-            return np.inf, np.zeros(p)
-        grad = (ev.ofv[1:p + 1] - ev.ofv[p + 1:]) / (2 * FD_STEP)
-        if not np.all(np.isfinite(grad)):
-            return np.inf, np.zeros(p)
-        problem.modes = ev.etas[0]
-        last.update(x=x.copy(), ofv=float(ev.ofv[0]), grad=grad)
-        return float(ev.ofv[0]), grad
-
-    history: list[dict[str, Any]] = []
-    stalled = {"ofv": False}
-
-    def record(x: np.ndarray) -> None:
-        values = problem.transform.to_values(x)
-        gnorm = float(np.max(np.abs(last["grad"]))) if "grad" in last else np.nan
-        history.append({"iteration": len(history), "ofv": last.get("ofv", np.nan),
-                        "gradient_norm": gnorm,
-                        **{n: values[n] for n in problem.transform.names}})
-        report(f"iteration {len(history) - 1:4d}  OFV {last.get('ofv', np.nan):14.6f}  "
-               f"|gradient| {gnorm:.3g}")
-        # relative criterion: the objective no longer moves (three iterations within
-        # OFV_RTOL of each other) with a small gradient: the optimiser is at the noise floor
-        if len(history) >= 3 and gnorm < STALL_GRAD:
-            recent = [h["ofv"] for h in history[-3:]]
-            if max(recent) - min(recent) <= OFV_RTOL * max(1.0, abs(recent[-1])):
-                stalled["ofv"] = True
-                raise StopIteration
-
-    fun(x0)
-    record(x0)
-    x = x0
-    status, success = "", False
-    for attempt in range(3):
-        res = minimize(fun, x, jac=True, method="BFGS", callback=lambda xk: record(xk),
-                       options={"gtol": GRAD_TOL, "maxiter": maxiter - len(history) + 1})
-        x = np.asarray(res.x, dtype=float)
-        fun(x)
-        tol = max(GRAD_TOL, GRAD_TOL * abs(last["ofv"]) / 1000)
-        gmax = float(np.max(np.abs(last["grad"])))
-        success = gmax <= tol or stalled["ofv"]
-        if success:
-            why = (f"largest gradient component {gmax:.2g} <= {tol:.2g}" if gmax <= tol else
-                   f"OFV unchanged to {OFV_RTOL:g} (relative) over 3 iterations, largest "
-                   f"gradient component {gmax:.2g} < {STALL_GRAD:g}")
-            status = (f"converged: {why} after {len(history) - 1} iterations" +
-                      (f" ({attempt} restart{'s' if attempt > 1 else ''})" if attempt else ""))
-            break
-        if len(history) > maxiter:
-            status = (f"not converged: maximum of {maxiter} iterations reached; largest "
-                      f"gradient component {gmax:.3g} > {tol:.2g}")
-            break
-        status = (f"not converged: {res.message} (largest gradient component {gmax:.3g} > "
-                  f"{tol:.2g} after {attempt + 1} restarts)")
-    return x, history, success, status
-
-
 def _more_starts(problem: Problem, x0: np.ndarray, best: tuple[Any, ...], starts: int,
                  maxiter: int, seed: int | np.random.Generator | None,
                  report: Callable[[str], None]) -> tuple[Any, ...]:
@@ -383,7 +357,7 @@ def _more_starts(problem: Problem, x0: np.ndarray, best: tuple[Any, ...], starts
             report(f"start {k + 1}: objective not finite at its starting point; skipped")
             continue
         report(f"start {k + 1} of {starts}")
-        runs.append(_minimise(problem, x_start, maxiter, report))
+        runs.append(minimise_outer(problem, x_start, maxiter, report))
     ofvs = [float(problem.batch(r[0][None]).ofv[0]) for r in runs]
     order = sorted(range(len(runs)), key=lambda i: (not runs[i][2], ofvs[i]))
     x, history, success, status = runs[order[0]]
@@ -396,8 +370,10 @@ def _more_starts(problem: Problem, x0: np.ndarray, best: tuple[Any, ...], starts
 
 
 def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], success: bool,
-            status: str, covariance: str | None, start: float, details: dict[str, Any]
-            ) -> PopulationFit:
+            status: str, covariance: str | None, start: float, details: dict[str, Any],
+            step: CovarianceStep | None = None) -> tuple[PopulationFit, CovarianceStep | None]:
+    """The fit at ``x``, with the covariance step (``step``: one computed before, e.g. read
+    from a checkpoint); returns the fit and the covariance step."""
     import pandas as pd
 
     from ._covariance import covariance_step
@@ -415,7 +391,8 @@ def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], succ
     cond = float("nan")
     cov_status = "not requested"
     if covariance is not None:
-        step = covariance_step(problem.objective, x, tr.jacobian(x), covariance)
+        if step is None:
+            step = covariance_step(problem.objective, x, tr.jacobian(x), covariance)
         cov_status = step.status
         if step.ok:
             sd = np.sqrt(np.diag(step.cov))
@@ -455,4 +432,5 @@ def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], succ
         runtime=_time.perf_counter() - start, n_obs=pop.n_obs, n_subjects=pop.n_subjects,
         n_evaluations=problem.n_evaluations, details=details, data=pop.data,
         settings=dict(problem.settings),
-        provenance=provenance(problem.cm.model, data=pop.data, settings={"method": method}))
+        provenance=provenance(problem.cm.model, data=pop.data, settings={"method": method})
+    ), step

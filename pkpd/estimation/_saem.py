@@ -77,6 +77,9 @@ TARGET, ADAPT = 0.4, 0.4
 #: Largest shrinkage of a variance per exploration iteration (simulated annealing).
 ANNEAL = 0.95
 REPORT_EVERY = 25
+#: With a checkpoint: the state is saved after an iteration once this many seconds have passed
+#: since the last save (an iteration takes milliseconds; a save, tens of them on slow disks).
+SAVE_EVERY = 0.5
 #: Numerical M-step: finite-difference step and largest Newton step (unconstrained scale).
 FD_STEP, MAX_STEP = 1e-2, 1.0
 #: Tries of a proposal the solver fails on (a random half of the moves withdrawn each time).
@@ -365,13 +368,19 @@ class _Saem:
 
 
 def run_saem(problem: Problem, x0: np.ndarray, *, seed: int | np.random.Generator | None,
-             options: Mapping[str, Any], report: Callable[[str], None]
+             options: Mapping[str, Any], report: Callable[[str], None],
+             resume: Mapping[str, Any] | None = None,
+             save: Callable[[dict[str, Any]], None] | None = None
              ) -> tuple[np.ndarray, list[dict[str, Any]], bool, str, dict[str, Any]]:
     """Run SAEM from ``x0`` (unconstrained parameters of ``problem.transform``); the chains
     start at ``problem.modes`` (the conditional modes at ``x0``).
 
     ``options``: ``burn`` (default 300), ``em`` (200), ``chains`` (2). ``report`` receives a
-    line every :data:`REPORT_EVERY` iterations.
+    line every :data:`REPORT_EVERY` iterations. ``save(state)``, if given, receives after
+    every iteration (at most every :data:`SAVE_EVERY` seconds, and after the last) the whole
+    state of the run: iteration, estimates, chains, their predictions, the statistics, the
+    kernel scales and counts and the random generator's state; ``resume`` (such a state)
+    takes the run up where it was saved, to the same end as a run never interrupted.
 
     Returns
     -------
@@ -398,15 +407,20 @@ def run_saem(problem: Problem, x0: np.ndarray, *, seed: int | np.random.Generato
     burn, em, chains = _options(options, problem.pop.n_subjects)
     s = _Saem(problem, x0, np.random.default_rng(seed), chains)
     total = burn + em
+    first = 1
+    if resume is not None:
+        first = _restore(s, resume) + 1
 
     def record(k: int) -> None:
         history.append({"iteration": k, "ofv": np.nan, "gradient_norm": np.nan,
                         **{n: s.values[n] for n in problem.transform.names}})
 
-    history: list[dict[str, Any]] = []
-    record(0)
+    history: list[dict[str, Any]] = list(resume["history"]) if resume is not None else []
+    if resume is None:
+        record(0)
     shown = [t.name for t in problem.transform.thetas] + list(problem.transform.sigmas)
-    for k in range(1, total + 1):
+    saved = time.perf_counter()
+    for k in range(first, total + 1):
         exploring = k <= burn
         gamma = 1.0 if exploring else 1.0 / (k - burn)
         s.simulate()
@@ -420,6 +434,9 @@ def run_saem(problem: Problem, x0: np.ndarray, *, seed: int | np.random.Generato
         if k % REPORT_EVERY == 0 or k == total:
             report(f"saem iteration {k:4d}/{total} ({'exploration' if exploring else 'smoothing'})"
                    "  " + "  ".join(f"{n}={s.values[n]:.4g}" for n in shown))
+        if save is not None and (k == total or time.perf_counter() - saved >= SAVE_EVERY):
+            save({**_state(s, k), "history": history})
+            saved = time.perf_counter()
     status = (f"completed {burn} exploration and {em} smoothing iterations, {chains} chains per "
               "subject (SAEM runs a fixed number of iterations; no convergence test)")
     rate = s.accepted / np.maximum(s.proposed, 1)
@@ -433,3 +450,25 @@ def run_saem(problem: Problem, x0: np.ndarray, *, seed: int | np.random.Generato
                    "componentwise": dict(zip(s.etas, map(float, rate[2:]), strict=True))},
                "saem_seconds": time.perf_counter() - start}
     return problem.transform.to_x(s.values), history, True, status, details
+
+
+def _state(s: _Saem, k: int) -> dict[str, Any]:
+    """Everything a run needs to continue after iteration ``k`` (JSON data and arrays)."""
+    return {"iteration": k, "values": dict(s.values), "z": s.z, "f": s.f, "cond": s.cond,
+            "stats": dict(s.stats), "scale2": s.scale2, "scale3": s.scale3,
+            "accepted": s.accepted, "proposed": s.proposed,
+            "rng": s.rng.bit_generator.state}
+
+
+def _restore(s: _Saem, state: Mapping[str, Any]) -> int:
+    """Put a saved state back into ``s``; returns the iteration it was saved after."""
+    s.values.update({k: float(v) for k, v in state["values"].items()})
+    s._refresh()
+    s.z, s.f, s.cond = (np.array(state[k], dtype=float) for k in ("z", "f", "cond"))
+    s.stats = {k: np.array(v, dtype=float) if isinstance(v, np.ndarray | list) else float(v)
+               for k, v in state["stats"].items()}
+    s.scale2 = float(state["scale2"])
+    s.scale3, s.accepted, s.proposed = (np.array(state[k], dtype=float)
+                                        for k in ("scale3", "accepted", "proposed"))
+    s.rng.bit_generator.state = state["rng"]
+    return int(state["iteration"])
