@@ -76,6 +76,7 @@ _LAZY: dict[str, str] = {
     "physiology": "pkpd.pbpk",
     "partition_coefficients": "pkpd.pbpk",
     "load_pbpk_text": "pkpd.pbpk",
+    "qualify": "pkpd.qualification",
 }
 
 __all__ = [
@@ -134,6 +135,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import ModelBuilder as ModelBuilder
     from .patient import Patient as Patient
     from .population import Population as Population
+    from .qualification import qualify as qualify
     from .results import prediction_interval as prediction_interval
     from .scale import simulate_chunked as simulate_chunked
     from .scale import simulate_to_zarr as simulate_to_zarr

@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("results",),                   # summaries of simulated Datasets
     ("estimation", "dosing", "_targets", "noncompartmental"),  # users of simulation
     ("diagnostics", "trials"),      # judge fits and models against data and published summaries
-    ("plot", "cli", "testing"),
+    ("plot", "cli", "testing", "qualification"),
 )
 
 #: Known violations of a change in progress, allowed until it lands:

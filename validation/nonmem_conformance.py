@@ -22,37 +22,15 @@ import numpy as np
 import pandas as pd
 from _report import REPORTS, Report, print_table, shared_dir
 
-import pkpd
-
-REL_TOL = 1e-4
-ABS_TOL = 1e-3
+from pkpd.qualification import NONMEM_ABS_TOL as ABS_TOL
+from pkpd.qualification import NONMEM_REL_TOL as REL_TOL
+from pkpd.qualification import compare_nonmem
 
 
 def compare(shared: Path) -> pd.DataFrame:
-    """One row per scenario: records, max relative and absolute difference, pass/fail."""
-    suite = shared / "conformance" / "nmtests"
-    cm = pkpd.compile_model(pkpd.load_model("one_cmt_oral_nm"))
-    rows = []
-    key = pd.read_csv(suite / "dosing_1001-run-key.csv").set_index("ID")["descr"]
-    cases = [("dosing_1001.csv", "dosing_1001-nm.csv", ["LAGT", "BIOAV", "RAT2", "DUR2"]),
-             ("tv_2001.csv", "tv_2001-nm.csv", ["WT", "LAGT", "BIOAV", "RAT2", "DUR2"])]
-    for data_file, ref_file, covs in cases:
-        data = pkpd.read_nonmem(suite / data_file, model=cm.model, covariates=covs)
-        ds = pkpd.simulate(cm, data, rtol=1e-10, atol=1e-12)
-        ref = pd.read_csv(suite / ref_file)
-        for i in np.unique(ref.ID):
-            mine = ds["CP"].values[ds["id"].values == i]
-            theirs = ref.CP.to_numpy()[ref.ID.to_numpy() == i]
-            diff = np.abs(mine - theirs)
-            rel = np.where(np.abs(theirs) > 0, diff / np.maximum(np.abs(theirs), 1e-300), 0.0)
-            ok = bool(np.all(diff <= np.maximum(REL_TOL * np.abs(theirs), ABS_TOL)))
-            label = key.get(i, "") if data_file.startswith("dosing") else \
-                "time-varying covariate (WT on every record, NOCB)"
-            rows.append({"suite": data_file.removesuffix(".csv"), "ID": int(i),
-                         "scenario": label, "records": len(theirs),
-                         "max_rel_diff": float(rel[np.abs(theirs) > ABS_TOL].max(initial=0.0)),
-                         "max_abs_diff": float(diff.max()), "pass": ok})
-    return pd.DataFrame(rows)
+    """One row per scenario: records, max relative and absolute difference, pass/fail (the
+    comparison of the qualification checks, :func:`pkpd.qualification.compare_nonmem`)."""
+    return compare_nonmem(shared).drop(columns="figure")
 
 
 def figure(table: pd.DataFrame):

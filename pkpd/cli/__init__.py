@@ -12,6 +12,8 @@
     non-compartmental analysis (:mod:`pkpd.cli._nca`).
 ``pkpd vpc DATA.csv MODEL [--n N] [--plot F] [--estimates F]``
     visual predictive check (:mod:`pkpd.cli._vpc`).
+``pkpd validate [--out DIR] [--data DIR] [--group G ...] [--quick]``
+    installation and operational qualification, a dated report (:mod:`pkpd.cli._validate`).
 
 Exit status: 0 success, 1 bad input (a message ``pkpd: error: ...`` on stderr, no
 traceback), 2 a usage error (from argparse).
@@ -24,7 +26,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import PkpdError
-from . import _fit, _library, _nca, _simulate, _twin, _vpc
+from . import _fit, _library, _nca, _simulate, _twin, _validate, _vpc
 from ._common import Formatter, is_model_name
 
 __all__ = ["main"]
@@ -40,6 +42,7 @@ examples:
   pkpd twin theophylline.csv theophylline_1cmt --id 3 --target "AUC24 200-300 mg*h/L"
   pkpd nca theophylline.csv --out nca.csv
   pkpd vpc theophylline.csv theophylline_1cmt --n 500 --plot vpc.png
+  pkpd validate --data /path/to/shared --out qualification
 
 `pkpd COMMAND --help` describes each command. Exit status: 0 success, 1 bad input,
 2 usage error."""
@@ -58,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
     _twin.add_parser(sub)
     _nca.add_parser(sub)
     _vpc.add_parser(sub)
+    _validate.add_parser(sub)
     return p
 
 
