@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pkpd._atomic import atomic_path, write_bytes_atomic, write_text_atomic
@@ -64,3 +65,97 @@ def test_permissions_follow_umask_or_existing_file(tmp_path: Path) -> None:
     os.chmod(kept, 0o600)
     write_bytes_atomic(kept, b"y")
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600 and kept.read_bytes() == b"y"
+
+
+# -- the writers routed through it ---------------------------------------------------------------
+
+def _half_then_fail(path: object, *args: object, **kwargs: object) -> None:
+    """A writer that gets half way: it writes some bytes to its target, then fails."""
+    Path(str(path)).write_bytes(b"partial")
+    raise OSError("disk full")
+
+
+def _writers() -> dict[str, tuple[object, str, object]]:
+    """name -> (class whose method writes, method name, call writing to a path)."""
+    import matplotlib
+    import pandas as pd
+    import xarray as xr
+
+    matplotlib.use("Agg")
+    import matplotlib.figure
+
+    from pkpd.cli._common import write_csv, write_dataset
+    from pkpd.plot._common import save_figure
+
+    frame = pd.DataFrame({"ID": [1, 2], "DV": [0.5, 1.5]})
+    ds = xr.Dataset({"CP": ("time", np.array([1.0, 2.0]))}, coords={"time": [0.0, 1.0]})
+    fig = matplotlib.figure.Figure()
+    fig.add_subplot().plot([0, 1], [1, 0])
+    return {
+        "csv": (pd.DataFrame, "to_csv", lambda p: write_csv(frame, p, index=False)),
+        "dataset.nc": (xr.Dataset, "to_netcdf", lambda p: write_dataset(ds, str(p))),
+        "dataset.csv": (pd.DataFrame, "to_csv", lambda p: write_dataset(ds, str(p))),
+        "figure": (matplotlib.figure.Figure, "savefig", lambda p: save_figure(fig, p)),
+    }
+
+
+SUFFIX = {"csv": ".csv", "dataset.nc": ".nc", "dataset.csv": ".csv", "figure": ".png"}
+
+
+@pytest.mark.parametrize("name", sorted(SUFFIX))
+def test_writer_writes_complete_file(tmp_path: Path, name: str) -> None:
+    _, _, write = _writers()[name]
+    target = tmp_path / f"out{SUFFIX[name]}"
+    write(target)
+    assert _names(tmp_path) == [target.name] and target.stat().st_size > 0
+    if name == "figure":
+        assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if name == "csv":
+        assert target.read_text().splitlines() == ["ID,DV", "1,0.5", "2,1.5"]
+
+
+@pytest.mark.parametrize("exists", [False, True])
+@pytest.mark.parametrize("name", sorted(SUFFIX))
+def test_writer_failing_midway_leaves_no_partial_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, exists: bool) -> None:
+    owner, method, write = _writers()[name]
+    monkeypatch.setattr(owner, method, lambda self, path, *a, **k: _half_then_fail(path))
+    target = tmp_path / f"out{SUFFIX[name]}"
+    if exists:
+        target.write_bytes(b"previous result")
+    with pytest.raises(OSError, match="disk full"):
+        write(target)
+    assert _names(tmp_path) == ([target.name] if exists else [])
+    if exists:
+        assert target.read_bytes() == b"previous result"
+
+
+def test_figure_without_suffix_uses_default_format(tmp_path: Path) -> None:
+    _, _, write = _writers()["figure"]
+    write(tmp_path / "plot")
+    assert (tmp_path / "plot").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_validation_report_written_atomically(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    import sys
+
+    folder = Path(__file__).resolve().parents[1] / "validation"
+    monkeypatch.syspath_prepend(str(folder))
+    spec = importlib.util.spec_from_file_location("validation_report_atomic",
+                                                  folder / "_report.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    report = module.Report("t", tmp_path)
+    report.text("body")
+    path = report.write()
+    assert path == tmp_path / "report.md" and "body" in path.read_text()
+    before = path.read_text()
+    report.text("more")
+    monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: _half_then_fail(self))
+    with pytest.raises(OSError, match="disk full"):
+        report.write()
+    assert _names(tmp_path) == ["report.md"] and path.read_text() == before

@@ -203,7 +203,10 @@ class Report:
         else:
             import matplotlib.pyplot as plt
 
-            fig.savefig(path, dpi=120)
+            from pkpd._atomic import atomic_path
+
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
             plt.close(fig)
         self.lines += [f"![{caption}]({path.name})", "", f"*{caption}*", ""]
         return path
@@ -251,12 +254,10 @@ class Report:
         return lines
 
     def write(self) -> Path:
-        path = self.folder / "report.md"
-        tmp = path.with_suffix(".md.tmp")
+        from pkpd._atomic import write_text_atomic
+
         lines = [*self.lines, *self.provenance_lines()]
-        tmp.write_text("\n".join(lines).rstrip() + "\n")
-        tmp.replace(path)
-        return path
+        return write_text_atomic(self.folder / "report.md", "\n".join(lines).rstrip() + "\n")
 
 
 @dataclass

@@ -141,14 +141,26 @@ def write_dataset(ds: xr.Dataset, path: str) -> None:
     """Save a simulation: ``.nc`` (netCDF), ``.csv`` (one row per id, sample and time) or
     ``.zarr`` (a zarr store, not consolidated: open it with ``xarray.open_zarr(path,
     consolidated=False)``)."""
+    from .._atomic import atomic_path
+
     check_dataset_path(path)
     suffix = Path(path).suffix.lower()
     if suffix == ".nc":
-        ds.to_netcdf(path)
+        with atomic_path(path) as tmp:
+            ds.to_netcdf(tmp)
     elif suffix == ".csv":
-        ds.to_dataframe().to_csv(path)
-    else:
+        write_csv(ds.to_dataframe(), path)
+    else:   # a folder of files: written in place (xarray/zarr's own protocol)
         ds.to_zarr(path, mode="w", consolidated=False)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, **kwargs: Any) -> None:
+    """``frame.to_csv(path, **kwargs)``, atomically: a failed write leaves no partial file
+    (and an existing file as it was)."""
+    from .._atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, **kwargs)
 
 
 def print_frame(frame: pd.DataFrame, digits: int = 4, index: bool = True) -> None:

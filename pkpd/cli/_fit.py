@@ -16,6 +16,7 @@ from ._common import (
     print_frame,
     read_data,
     working,
+    write_csv,
     wrote,
 )
 
@@ -105,18 +106,18 @@ def run(args: argparse.Namespace) -> int:
     from ..plot import vpc as plot_vpc
 
     folder = out_dir(args.out)
-    summary(fit).to_csv(folder / "estimates.csv")
-    fit.etas.to_csv(folder / "etas.csv")
+    write_csv(summary(fit), folder / "estimates.csv")
+    write_csv(fit.etas, folder / "etas.csv")
     with working("diagnostics"):
         d = diagnose(fit, n_sim=args.n_sim, seed=args.seed)
-    d.table.to_csv(folder / "diagnostics.csv", index=False)
+    write_csv(d.table, folder / "diagnostics.csv", index=False)
     if "sd" in d.shrinkage:
         print("shrinkage (SD, %): " + ", ".join(f"{k} {v:.1f}" for k, v in
                                                 d.shrinkage["sd"].items()))
     gof(d, path=folder / "gof.png", title=f"{fit.model.name} ({fit.method})")
     with working(f"VPC ({args.vpc_n} replicates)"):
         v = vpc(fit, n=args.vpc_n, seed=args.seed)
-    v.table.to_csv(folder / "vpc.csv", index=False)
+    write_csv(v.table, folder / "vpc.csv", index=False)
     plot_vpc(v, path=folder / "vpc.png", title=f"{fit.model.name}: VPC")
     for name in ("estimates.csv", "etas.csv", "diagnostics.csv", "gof.png", "vpc.csv",
                  "vpc.png"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import DATA_HELP, Formatter, data_file, print_frame, wrote
+from ._common import DATA_HELP, Formatter, data_file, print_frame, write_csv, wrote
 
 #: The columns printed (all of them go to --out).
 SHOWN = ("ID", "dose", "Cmax", "Tmax", "AUClast", "AUCinf_obs", "lambda_z", "half_life",
@@ -48,6 +48,6 @@ def run(args: argparse.Namespace) -> int:
                 time_unit=args.time_unit, conc_unit=args.conc_unit, dose_unit=args.dose_unit)
     print_frame(table[[c for c in SHOWN if c in table.columns]], index=False)
     if args.out:
-        table.to_csv(args.out, index=False)
+        write_csv(table, args.out, index=False)
         wrote(args.out)
     return 0

@@ -16,6 +16,7 @@ from ._common import (
     print_frame,
     read_data,
     working,
+    write_csv,
     wrote,
 )
 
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
           + (" (prediction-corrected)" if args.pc else ""))
     _print(result.table)
     if args.out:
-        result.table.to_csv(args.out, index=False)
+        write_csv(result.table, args.out, index=False)
         wrote(args.out)
     if args.plot:
         from ..plot import vpc as plot_vpc

@@ -55,14 +55,27 @@ def pyplot(path: str | Path | None) -> Any:
     return plt
 
 
-def finish(fig: Figure, path: str | Path | None) -> Figure:
+def finish(fig: Figure, path: str | Path | None, dpi: int = 150) -> Figure:
     """Save the figure (PNG at 150 dpi) and close it when ``path`` is given."""
     if path is not None:
         import matplotlib.pyplot as plt
 
-        fig.savefig(path, dpi=150)
+        save_figure(fig, path, dpi)
         plt.close(fig)
     return fig
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> None:
+    """``fig.savefig(path)``, atomically (:func:`pkpd._atomic.atomic_path`): a failed save
+    leaves no partial image. The format comes from the suffix of ``path`` (matplotlib's
+    default format when it has none)."""
+    import matplotlib as mpl
+
+    from .._atomic import atomic_path
+
+    fmt = Path(path).suffix.lstrip(".").lower() or mpl.rcParams["savefig.format"]
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=fmt)
 
 
 def label(name: str, unit: str | None) -> str:

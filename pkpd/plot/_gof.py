@@ -420,7 +420,9 @@ def _finish(fig: Figure, path: str | Path | None) -> Figure:
     if path is not None:
         import matplotlib.pyplot as plt
 
-        fig.savefig(path, dpi=150)
+        from ._common import save_figure
+
+        save_figure(fig, path)
         plt.close(fig)
     return fig
 

@@ -120,6 +120,8 @@ def published_comparison(result: PublishedComparison, *, title: str | None = Non
                  fontsize=10)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     if path is not None:
-        fig.savefig(path, dpi=150)
+        from ._common import save_figure
+
+        save_figure(fig, path)
         plt.close(fig)
     return fig

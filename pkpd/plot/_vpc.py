@@ -124,7 +124,9 @@ def vpc(result: VPC | pd.DataFrame, *, path: str | Path | None = None, log: bool
         default += f" ({', '.join(d for d in details if d)})"
     fig.suptitle(title or default)
     if path is not None:
-        fig.savefig(path, dpi=150)
+        from ._common import save_figure
+
+        save_figure(fig, path)
         plt.close(fig)
     return fig
 
