@@ -383,20 +383,26 @@ def plan(model: Model | CompiledModel | str, events: Any, patients: Any, *, para
     m = cm.model
 
     plist = patient_list(patients)
+    n_tab = None
     if plist is not None:
         from .patient import patients_table
 
         patients = patients_table(plist, m)
+        if not patients:   # a model without covariates: one subject per patient, no columns
+            patients, n_tab = None, len(plist)
     # number of subjects from the tables, if any
-    n_tab = None
     for what, tab in (("params", params), ("patients", patients)):
         if tab is not None:
             _, n_rows, _ = table_columns(tab, what)
             if n_tab is not None and n_rows != n_tab:
-                raise DataError(f"params has {n_tab} rows but patients has {n_rows}")
+                raise DataError(f"params has {n_rows} rows but patients has {n_tab}"
+                                if what == "params" else
+                                f"params has {n_tab} rows but patients has {n_rows}")
             n_tab = n_rows
 
     def weights() -> np.ndarray | None:
+        if plist is not None and all(p.get("WT") is not None for p in plist):
+            return np.array([float(p.get("WT")) for p in plist])   # a Patient's WT is in kg
         return weights_kg(m, (patients, params), n_tab or 1)
 
     table, data_ids, is_dataset = events_for(cm, events, n_tab or 1, weights)

@@ -270,3 +270,24 @@ def test_extra_known_or_unused_names_without_defaults_pass_quietly(vanco: pkpd.M
         Patient(WT=70, CRCL=40, DIAL=0, SITE="Leeds").table(vanco)
         # defaults used, but the extra names are clinical covariates the model does not use
         Patient(WT=70, CRCL=40, AGE=50, HT=170, SEX="F").table(vanco)
+
+
+def test_patients_for_a_model_without_covariates() -> None:
+    # one_cmt declares no covariates: each patient is one subject, simulated at the model's
+    # own values (this used to fail with "params/patients have 0 rows")
+    plain = pkpd.simulate("one_cmt", "500 mg", times=[1.0, 2.0])
+    one = pkpd.simulate("one_cmt", "500 mg", Patient(WT=82), times=[1.0, 2.0])
+    two = pkpd.simulate("one_cmt", "500 mg", [Patient(WT=82), Patient(WT=60)], times=[1.0, 2.0])
+    np.testing.assert_array_equal(one["CP"].values, plain["CP"].values)
+    assert two["CP"].shape == (2, 2)
+    np.testing.assert_array_equal(two["CP"].values[1], plain["CP"].values[0])
+    with pytest.raises(pkpd.DataError, match="params has 3 rows but patients has 2"):
+        pkpd.simulate("one_cmt", "500 mg", [Patient(WT=82), Patient(WT=60)],
+                      params={"CL": [1.0, 2.0, 3.0]}, times=[1.0])
+
+
+def test_per_kg_dose_takes_the_patients_weight_when_the_model_has_no_wt() -> None:
+    # one_cmt has no WT covariate: the weight for "mg/kg" comes from the patient itself
+    per_kg = pkpd.simulate("one_cmt", "2 mg/kg", Patient(WT="180 lb"), times=[1.0, 4.0])
+    mg = pkpd.simulate("one_cmt", f"{2 * 180 * 0.45359237!r} mg", times=[1.0, 4.0])
+    np.testing.assert_allclose(per_kg["CP"].values, mg["CP"].values, rtol=1e-14)
