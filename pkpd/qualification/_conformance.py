@@ -111,7 +111,7 @@ def _scenario(suite: str, scenario: int) -> Callable[[Context], Measured]:
     return run
 
 
-_COMPARES = ("NONMEM 7.5 output (nmtests), record by record, one_cmt_oral_nm: {}")
+_COMPARES = "one_cmt_oral_nm against NONMEM 7.5's output (nmtests), record by record: {}"
 _FIGURE = "max |pkpd - NONMEM| / max(|NONMEM|, 10)"
 for _i in range(1, N_DOSING + 1):
     register(Check(f"nmtests dosing {_i}", "conformance",

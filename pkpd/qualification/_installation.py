@@ -6,6 +6,7 @@ model library is loaded (parsed and checked, not compiled) model by model.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import subprocess
@@ -19,14 +20,21 @@ from ._registry import Check, CheckFailed, Context, Measured, register
 MIN_PYTHON = (3, 11)
 
 
+@functools.cache
+def distribution() -> str | None:
+    """The name of the installed distribution that provides the ``pkpd`` package, if any."""
+    names = importlib.metadata.packages_distributions().get("pkpd", [])
+    return names[0] if names else None
+
+
 def pkpd_version() -> str:
     """The installed distribution's version (``pkpd.__version__`` if it has no metadata)."""
-    try:
-        return importlib.metadata.version("pkpd")
-    except importlib.metadata.PackageNotFoundError:
-        from .. import __version__
+    name = distribution()
+    if name is not None:
+        return importlib.metadata.version(name)
+    from .. import __version__
 
-        return __version__
+    return __version__
 
 
 def environment() -> dict[str, Any]:
@@ -34,7 +42,7 @@ def environment() -> dict[str, Any]:
     from .. import _provenance
 
     found = _provenance.versions()
-    return {"pkpd": pkpd_version(),
+    return {"pkpd": pkpd_version(), "distribution": distribution() or "none (not installed)",
             "location": str(Path(__file__).resolve().parents[1]),
             "versions": {k.removeprefix("version_"): v for k, v in found.items()
                          if k.startswith("version_")},

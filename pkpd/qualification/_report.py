@@ -99,7 +99,7 @@ class QualificationReport:
                  "| | |", "| --- | --- |",
                  f"| verdict | {self.verdict} |",
                  f"| date (UTC) | {self.started} |",
-                 f"| pkpd | {env['pkpd']} |",
+                 f"| pkpd | {env['pkpd']} (distribution {env['distribution']}) |",
                  f"| installed at | `{env['location']}` |",
                  f"| Python | {env['versions'].get('python', '')} (`{env['executable']}`) |",
                  f"| machine | {env['machine']}, {env['platform']}, {env['cpus']} CPUs |",
