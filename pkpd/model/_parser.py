@@ -146,6 +146,8 @@ class _Walker:
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            if not isinstance(node.op, ast.Pow) and isinstance(node.left, ast.BinOp):
+                return self.chain(node, d)
             left, right = self.expr(node.left, d), self.expr(node.right, d)
             if isinstance(node.op, ast.Pow):
                 self.check_power(node, left, right)
@@ -168,6 +170,27 @@ class _Walker:
             raise self.fail(node, "comparisons and and/or/not are only allowed inside a "
                                   "condition ('a if cond else b' or if_else(cond, a, b))")
         raise self.forbidden(node)
+
+    def chain(self, node: ast.BinOp, depth: int) -> sp.Expr:
+        """A left-nested run of ``+ -`` or ``* /`` (``a + b + c + ...``), walked as a list so
+        that a long sum costs one level of nesting, not one per term."""
+        family = (ast.Add, ast.Sub) if isinstance(node.op, (ast.Add, ast.Sub)) else (
+            ast.Mult, ast.Div)
+        links: list[ast.BinOp] = []
+        first: ast.AST = node
+        while isinstance(first, ast.BinOp) and isinstance(first.op, family):
+            links.append(first)
+            first = first.left
+        result = self.expr(first, depth)
+        for link in reversed(links):
+            right = self.expr(link.right, depth)
+            try:
+                result = _BINOPS[type(link.op)](result, right)
+            except (ZeroDivisionError, OverflowError, ValueError) as exc:
+                raise self.fail(link, f"term {_segment(self.text, link)!r} cannot be "
+                                      f"evaluated ({type(exc).__name__})") from None
+            result = self.bounded(link, result)
+        return result
 
     def constant(self, node: ast.Constant, value: float) -> sp.Expr:
         """A number literal, refused when it overflows or underflows a double."""

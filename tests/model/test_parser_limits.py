@@ -110,6 +110,18 @@ def test_within_limits_values_are_exact() -> None:
     assert parse("+".join(["x"] * (MAX_DEPTH // 2))) == (MAX_DEPTH // 2) * X
 
 
+def test_long_sums_and_products_cost_one_level_each() -> None:
+    # a sum of many terms (e.g. a polynomial or a covariate model written out) is a flat run,
+    # not 500 levels of nesting; the order of - and / is kept
+    terms = [f"{k}*x**{k % 4}" for k in range(1, 501)]
+    expected = sum(sp.Integer(k) * X ** (k % 4) for k in range(1, 501))
+    assert sp.expand(parse(" + ".join(terms)) - expected) == 0
+    assert parse("x - 1 - 2 - 3") == X - 6
+    assert parse("x / 2 / 5 * 3") == sp.Rational(3, 10) * X
+    assert parse("*".join(["x"] * 400)) == X ** 400
+    assert parse("2 - x + 3*x/6 - 1") == 1 - X / 2
+
+
 def test_load_model_with_exponent_tower_fails_fast(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("PKPD_CACHE_DIR", str(tmp_path))
     text = bundled_text("one_cmt").replace('CL = "TVCL', 'CL = "2**2**2**2**2**2 * TVCL', 1)
