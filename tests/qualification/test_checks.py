@@ -60,3 +60,28 @@ def test_the_nlme_reference_names_its_source_and_data(shared_dir: Path, tmp_path
     (tmp_path / "data" / "theophylline.csv").write_text(csv.read_text().replace(",", ", ", 1))
     result = run_check(_check("theophylline FOCE-I vs nlme"), Context(data=tmp_path))
     assert result.status == "not run" and "is not the dataset" in result.message
+
+
+def test_the_nlme_reference_is_what_the_validation_script_computes(shared_dir: Path) -> None:
+    """The numbers in pkpd/_data are those of validation/references/nlme_theophylline.R."""
+    from tests.estimation.nlme import nlme_theophylline
+
+    out = nlme_theophylline(shared_dir / "data" / "theophylline.csv")
+    fresh, ref = out["diagonal"], nlme_reference()
+    assert fresh["converged"] and ref["software"].startswith(f"nlme {out['nlme_version']}")
+    computed = {"TVKA": fresh["fixed_effects"]["KA"], "TVCL": fresh["fixed_effects"]["CL"],
+                "TVV": fresh["fixed_effects"]["V"], "CP.additive": fresh["sigma"]}
+    computed |= {f"omega(eta_{k})": fresh["omega2"][f"l{k}"] for k in ("KA", "CL", "V")}
+    assert computed == pytest.approx(ref["estimates"], rel=1e-9)
+    assert fresh["ofv_nonmem_scale"] == pytest.approx(ref["ofv_nonmem_scale"], rel=1e-9)
+
+
+def test_a_quick_run_leaves_out_the_slow_checks(shared_dir: Path) -> None:
+    from pkpd.qualification import qualify
+
+    report = qualify(None, data=shared_dir, groups=["estimation"], quick=True)
+    status = {r.name: r for r in report.results}
+    assert status["theophylline FOCE-I vs nlme"].status == "not run"
+    assert status["theophylline FOCE-I vs nlme"].message == "left out by the quick run"
+    assert status["individual fit recovers the truth"].status == "passed"
+    assert report.verdict == "INCOMPLETE" and report.markdown is None
