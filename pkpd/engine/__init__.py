@@ -7,8 +7,9 @@ Defaults for pharmacokinetic work live here, in one place:
 - ``solver = "auto"``: exact stepping (matrix exponential, no tolerance involved) for a model
   that is linear in its states with constant coefficients between events; otherwise
   Dormand-Prince 5(4) with dense output and Hairer's stiffness test, a subject whose
-  integration turns stiff continuing with the Rosenbrock 4(3) method (analytic Jacobian).
-- ``max_steps = 100_000`` per interval between two records.
+  integration turns stiff continuing with the Rosenbrock method RODAS4 (order 4(3), stiffly
+  accurate, analytic Jacobian).
+- ``max_steps = 100_000`` per interval between two records (outputs or events), not per run.
 
 The engine itself (the event loop :mod:`pkpd.engine._loop` and the solver modules behind
 :mod:`pkpd.engine._advance`) is compiled per variant (exact stepping or ODE solver, with or
@@ -46,7 +47,9 @@ SOLVERS = {"auto": 0, "dopri5": 1, "rosenbrock": 2, "exact": 0}
 _MESSAGES = {
     1: "step size underflow (the problem may be stiff or the parameters extreme)",
     2: "non-finite state or derivative (NaN or inf; check parameters and covariates)",
-    3: "too many steps between two records (raise max_steps or check for stiffness)",
+    3: "too many steps between two records (max_steps={max_steps}): raise max_steps, loosen "
+       "rtol (now {rtol:g}; the steps grow about tenfold per factor 1e-4 of rtol) or, if the "
+       "model is stiff, use solver 'rosenbrock'",
     4: "steady state did not converge",
     5: "modelled infusion rate or duration is not a positive finite number",
     6: "bioavailability or lag time is negative or not finite",
@@ -317,7 +320,8 @@ def run(compiled: CompiledModel, prep: Prepared, q: np.ndarray, cov_slot: np.nda
         name = compiled.state_names[state] if 0 <= state < compiled.n_state else None
         where = f", state '{name}'" if name else ""
         more = f" ({len(failed) - 1} other subjects failed too)" if len(failed) > 1 else ""
+        what = str(_MESSAGES.get(code, code)).format(max_steps=int(max_steps), rtol=rtol)
         raise SolverError(
-            f"subject {ids[s]} at time {time:g}{where}: {_MESSAGES.get(code, code)}{more}",
+            f"subject {ids[s]} at time {time:g}{where}: {what}{more}",
             subject=ids[s], time=time, state=name)
     return out, (states if want_states else None), status

@@ -1,5 +1,10 @@
 """The ODE solver: adaptive Dormand-Prince 5(4) that switches a subject to the Rosenbrock
-method when Hairer's stiffness test fires."""
+method RODAS4 when Hairer's stiffness test fires.
+
+The step budget ``max_steps`` counts the steps since the last record written (or the start of
+the segment), so a long segment between two doses with many outputs is not cut short: the
+budget guards against a solver stuck between two records, not against long horizons.
+"""
 
 from __future__ import annotations
 
@@ -86,7 +91,8 @@ def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv,
     Records ra..rb-1 (times in [t0, t1)) get their outputs on the way: from the continuous
     extension with Dormand-Prince, by landing on their times with the Rosenbrock method.
     ``hst`` holds [step size to try next, method in use, stiffness counter, steps taken];
-    ``diag`` receives [time, state index] on failure. Returns a status code. The step loop
+    ``diag`` receives [time, state index] on failure. At most ``max_steps`` steps between two
+    records written (ERR_MAXSTEPS otherwise). Returns a status code. The step loop
     works on pointers (no reference counting).
     """
     n = y.shape[0]
@@ -126,8 +132,8 @@ def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv,
     if h <= 0.0:
         h = _initial_step(rhs, t, t1, y, q, rates, wk[0], wk[_YS], wk[_YN], rtol, atol,
                           5.0 if method == METHOD_DOPRI5 else 4.0)
-    hmin = 1e-13 * max(abs(t0), abs(t1), t1 - t0)
-    nsteps = 0
+    nsteps = 0      # steps since the last record (the max_steps budget)
+    total = 0       # steps of this segment before the last record
     hprop = h
     while t < t1:
         # outputs due now (only the Rosenbrock path lands on them)
@@ -135,6 +141,8 @@ def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv,
             _emit(outputs, t, yp, qp, obp, outp, stp, want_states, row_base + rop[ri], n,
                   n_out)
             ri = _next_emit(ri + 1, rb, rop)
+            total += nsteps
+            nsteps = 0
         if nsteps >= maxsteps:
             diag[0] = t
             diag[1] = -1
@@ -142,6 +150,10 @@ def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv,
         target = t1
         if method != METHOD_DOPRI5 and ri < rb and rtp[ri] < t1:
             target = rtp[ri]
+        # smallest step: some 45 units in the last place of the time (relative to the time,
+        # not to the span: a binding layer right after a dose at t = 0 may need steps of
+        # 1e-12 days or less in a 42-day segment); max_steps bounds the steps taken
+        hmin = 1e-14 * abs(t) + 1e-300
         hprop = min(h, hmax)
         h = hprop
         last = False
@@ -205,6 +217,8 @@ def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv,
                     _emit(outputs, rtp[ri], yd, qp, obp, outp, stp, want_states,
                           row_base + rop[ri], n, n_out)
                     ri = _next_emit(ri + 1, rb, rop)
+                    total += nsteps
+                    nsteps = 0
             t = tn
             for i in range(n):
                 yp[i] = yn[i]
@@ -217,5 +231,5 @@ def _integrate(rhs, jac, outputs, t0, t1, y, q, rates, opts, wk, hst, diag, piv,
         else:
             h = h * max(0.1, 0.9 * en ** (-1.0 / order))
     hst[0] = h
-    hst[3] += nsteps
+    hst[3] += total + nsteps
     return OK
