@@ -328,6 +328,12 @@ def events_for(cm: CompiledModel, events: Any, n_sub: int,
     from .events import Dose, EventTable, Regimen
     from .io.nonmem import NonmemData
 
+    if events is None:   # no dose: the model from its initial conditions
+        empty = np.zeros(0)
+        return EventTable(ids=np.array([1]), offsets=np.array([0, 0]), time=empty,
+                          evid=empty.astype(np.int64), amt=empty, cmt=empty.astype(np.int64),
+                          rate=empty, ii=empty, addl=empty.astype(np.int64),
+                          ss=empty.astype(np.int64)), None, False
     if isinstance(events, str):
         events = Regimen.parse(events)
     if isinstance(events, Dose):
@@ -344,8 +350,8 @@ def events_for(cm: CompiledModel, events: Any, n_sub: int,
     if isinstance(events, EventTable):
         events.check(cm.model)
         return events, np.asarray(events.ids), True
-    raise RegimenError(f"events: expected a Regimen, regimen text, a Dose, NonmemData or an "
-                       f"EventTable, got {type(events).__name__}")
+    raise RegimenError(f"events: expected a Regimen, regimen text, a Dose, NonmemData, an "
+                       f"EventTable or None (no dose), got {type(events).__name__}")
 
 
 @dataclass(frozen=True)
@@ -450,7 +456,8 @@ def plan(model: Model | CompiledModel | str, events: Any, patients: Any, *, para
 
     out_times = parse_times(times, m.time_unit) if times is not None else None
     if out_times is None and not is_dataset:
-        raise UnitError("times: give output times for a regimen, e.g. times='0..24 h by 0.5 h'")
+        raise UnitError("times: give output times for a regimen (or without doses), e.g. "
+                        "times='0..24 h by 0.5 h'")
     n_smp = 1
     streams = None
     if n is not None:

@@ -15,6 +15,7 @@ import numpy as np
 from . import __version__
 from ._plan import as_compiled, parse_times, plan
 from ._provenance import provenance
+from .errors import SolverError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -53,9 +54,11 @@ def simulate(
     model : Model, CompiledModel or str
         The model, its compiled form, or the name/path of a model file (see
         :func:`pkpd.load_model`).
-    events : Regimen, str, Dose, NonmemData or EventTable
+    events : Regimen, str, Dose, NonmemData, EventTable or None
         A regimen (or regimen text such as ``"500 mg PO q12h x 14"``) given to every subject,
-        or a NONMEM-format dataset (each subject its own records and covariates).
+        or a NONMEM-format dataset (each subject its own records and covariates). ``None``:
+        no dose, the model from its initial conditions (baselines, untreated tumour growth,
+        disease progression); ``times`` must then be given.
     patients : DataFrame or dict of arrays, optional
         One row per subject, columns = covariates of the model. Numbers are read in the
         covariate's declared unit; strings or pint quantities are converted (``"82 kg"``).
@@ -127,7 +130,10 @@ def simulate(
     ModelError, RegimenError, DataError, UnitError
         Invalid input, naming the offending item.
     SolverError
-        If integration fails for a subject (named, with the time and state).
+        If integration fails for a subject (named, with the time and state), or an output
+        (or a state returned) is not a finite number: the subject, time and output of the
+        first one are named (e.g. an output ``exp(x)`` overflowing, or a division by a state
+        that reaches zero).
 
     See Also
     --------
@@ -160,6 +166,11 @@ def simulate(
         atol=engine.DEFAULT_ATOL if atol is None else atol,
         solver=solver, max_steps=engine.DEFAULT_MAX_STEPS if max_steps is None else max_steps,
         want_states=states, **p.occ_args)
+
+    picked = [cm.output_names.index(o) for o in wanted]
+    checked = out if picked == list(range(cm.n_out)) else out[:, picked]
+    if not (np.isfinite(checked).all() and (st is None or np.isfinite(st).all())):
+        _raise_nonfinite(checked, tuple(wanted), st, p, cm)
 
     time_attrs = {"units": m.time_unit, "long_name": "time"}
     attrs = {"model": m.name, "model_hash": m.hash, "pkpd_version": __version__,
@@ -209,3 +220,42 @@ def simulate(
                                  {"units": s.unit, "long_name": f"amount in {s.name}"})
     data = events if hasattr(events, "sha256") else None   # a NONMEM dataset: its file
     return xr.Dataset(data_vars, coords=coords, attrs={**provenance(m, data=data), **attrs})
+
+
+def _raise_nonfinite(out: np.ndarray, names: tuple[str, ...], st: np.ndarray | None, p: Any,
+                     cm: CompiledModel) -> None:
+    """SolverError naming the subject, time and output (or state) of the first non-finite
+    value of a run, in subject then time order.
+
+    Only :func:`simulate` checks: the estimation objective calls the engine itself and sees
+    inf or NaN as a failed evaluation, which it must be able to reject."""
+    n_t = len(p.out_times) if p.out_times is not None else None
+    bad_out = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    bad_st = (np.flatnonzero(~np.isfinite(st).all(axis=1)) if st is not None
+              else np.zeros(0, dtype=np.int64))
+    row = int(min(bad_out[0] if len(bad_out) else out.shape[0],
+                  bad_st[0] if len(bad_st) else out.shape[0]))
+    if len(bad_out) and bad_out[0] == row:
+        k = int(np.flatnonzero(~np.isfinite(out[row]))[0])
+        kind, name, value = "output", names[k], float(out[row, k])
+    else:
+        assert st is not None
+        k = int(np.flatnonzero(~np.isfinite(st[row]))[0])
+        kind, name, value = "state", cm.state_names[k], float(st[row, k])
+    if n_t is not None:
+        per_subject = n_t * p.n_smp
+        subject = p.ids[row // per_subject]
+        time = float(p.out_times[row % n_t])
+        sample = f" (sample {(row % per_subject) // n_t})" if p.streams is not None else ""
+    else:
+        table = p.table
+        sel = np.flatnonzero(table.output)[row]
+        subj = int(np.searchsorted(table.offsets, sel, side="right") - 1)
+        subject, time, sample = p.ids[subj], float(table.time[sel]), ""
+    n_bad = len(np.union1d(bad_out, bad_st))
+    more = f"; not finite at {n_bad - 1} other (subject, time) points too" if n_bad > 1 else ""
+    raise SolverError(
+        f"subject {subject}{sample} at time {time:g}: {kind} '{name}' is {value} (not a "
+        f"finite number: an overflow or a division by zero in the model's equations? check "
+        f"the parameters and covariates of this subject{more})",
+        subject=subject, time=time, state=name)

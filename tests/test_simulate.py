@@ -211,3 +211,26 @@ def test_per_kg_dose_without_a_weight_is_an_error():
     mb.route("IV", "central")
     with pytest.raises(pkpd.RegimenError, match="weight"):
         pkpd.simulate(mb.build(), "25 mg/kg IV", times=[1.0])
+
+
+def test_no_dose_runs_the_model_from_its_initial_conditions():
+    """events=None: untreated Simeoni growth against a tight scipy solve of its own ODE
+    (written here), a turnover model staying at its baseline, a PK model staying at zero."""
+    from scipy.integrate import solve_ivp
+
+    lam0, lam1, psi, w0 = 0.273, 0.814, 20.0, 0.05
+
+    def rhs(_t, x):
+        return [lam0 * x[0] / (1 + (lam0 / lam1 * x[0]) ** psi) ** (1 / psi)]
+
+    days = np.array([0.0, 5.0, 10.0, 20.0, 30.0])
+    ref = solve_ivp(rhs, (0, 30), [w0], t_eval=days, method="Radau", rtol=1e-12,
+                    atol=1e-14).y[0]
+    ds = pkpd.simulate("tumour_growth_simeoni", None, times=days, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ds["W"].values[0], ref, rtol=1e-8)
+    assert np.all(ds["CP"].values == 0.0)
+    turnover = pkpd.simulate("indirect_response_1", None, times=[0.0, 1.0, 240.0])
+    assert np.all(turnover["R"].values == turnover["R"].values[0, 0])
+    assert np.all(pkpd.simulate("two_cmt", None, times=[0.0, 5.0])["CP"].values == 0.0)
+    with pytest.raises(pkpd.UnitError, match="give output times"):
+        pkpd.simulate("two_cmt", None)
