@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -60,8 +61,7 @@ def _disposition(model: str) -> dict[str, float]:
     return {k.removeprefix("TV"): v for k, v in PARAMS[model].items() if k != "TVKA"}
 
 
-def _simulate(ctx: Context, model: str, events: object, times: object = None,
-              **kw: object) -> object:
+def _simulate(ctx: Context, model: str, events: Any, times: Any = None, **kw: Any) -> Any:
     from ..simulation import simulate
 
     params = {k: [v] for k, v in PARAMS[model].items()}
@@ -74,7 +74,7 @@ def _linear(model: str, route: str) -> Callable[[Context], Measured]:
         disp = _disposition(model)
         errors = []
         for text, doses in REGIMENS[route]:
-            cp = _simulate(ctx, model, text, TIMES)["CP"].values[0]  # type: ignore[index]
+            cp = _simulate(ctx, model, text, TIMES)["CP"].values[0]
             if route == "bolus":
                 ref = bolus(TIMES, doses, **disp)
             elif route == "infusion":
@@ -87,7 +87,7 @@ def _linear(model: str, route: str) -> Callable[[Context], Measured]:
     return run
 
 
-def _ss_frame(cmt: int, amt: float, rate: float, tau: float, s: np.ndarray) -> object:
+def _ss_frame(cmt: int, amt: float, rate: float, tau: float, s: np.ndarray) -> Any:
     """A NONMEM table: one SS=1 dose at 24 h, then observations at 24 h + s."""
     import pandas as pd
 
@@ -109,7 +109,7 @@ def _steady_state(route: str) -> Callable[[Context], Measured]:
                      "oral": (1, 0.0)}[route]
         cm = ctx.compiled("one_cmt")
         data = read_nonmem(_ss_frame(cmt, amt, rate, tau, s), model=cm.model)
-        cp = _simulate(ctx, "one_cmt", data)["CP"].values  # type: ignore[index]
+        cp = _simulate(ctx, "one_cmt", data)["CP"].values
         cp = cp[-len(s):] if cp.ndim == 1 else cp[0, -len(s):]
         if route == "bolus":
             ref = analytic.one_cmt_bolus_ss(s, amt, tau, p["TVCL"], p["TVV"])
@@ -130,7 +130,7 @@ def _mass_balance(ctx: Context) -> Measured:
     text, doses = REGIMENS["oral"][1]
     t = np.arange(0.0, 72.0, 2.0)
     ds = _simulate(ctx, model, text, t, states=True)
-    body = sum(ds[s].values[0] for s in ("depot", "central", "periph"))  # type: ignore[index]
+    body = sum(ds[s].values[0] for s in ("depot", "central", "periph"))
     disp = _disposition(model)
 
     def conc(x: float) -> float:
