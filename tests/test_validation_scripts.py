@@ -92,6 +92,11 @@ def test_nonmem_conformance_report(shared_dir, tmp_path) -> None:
     table = mod.compare(shared_dir)
     assert len(table) == 30 and table["pass"].all(), table[~table["pass"]]
     assert table["max_rel_diff"].max() < mod.REL_TOL
-    text = mod.write_report(table, tmp_path).read_text()
+    text = mod.write_report(table, tmp_path, shared_dir).read_text()
     assert "30 of 30 scenarios agree" in text
+    import hashlib
+    suite = shared_dir / "conformance" / "nmtests"
+    for name in ("dosing_1001.csv", "dosing_1001-nm.csv", "tv_2001.csv", "tv_2001-nm.csv"):
+        digest = hashlib.sha256((suite / name).read_bytes()).hexdigest()
+        assert f"**{name}**: data_source `{suite / name}`; data_sha256 `{digest}`" in text
     assert (tmp_path / "differences.png").stat().st_size > 0

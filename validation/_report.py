@@ -224,11 +224,13 @@ class Report:
 
     def record(self, label: str, result: Any, *, seed: Any = None) -> None:
         """Add the provenance of a result (a Dataset's attrs, a fit's, diagnostics' or VPC's
-        ``provenance``, a NONMEM dataset, or a model with the ``seed`` of the run) to the
-        report's "Provenance" section under ``label``."""
+        ``provenance``, a NONMEM dataset, a model with the ``seed`` of the run, or a record as
+        a mapping) to the report's "Provenance" section under ``label``."""
         from pkpd._provenance import data_record, provenance
 
         rec = getattr(result, "provenance", None)
+        if rec is None and isinstance(result, Mapping):   # a record given as it is
+            rec = {str(k): str(v) for k, v in result.items()}
         if rec is None and hasattr(result, "sha256"):   # a dataset read by read_nonmem
             rec = data_record(result)
         if rec is None and hasattr(result, "attrs"):

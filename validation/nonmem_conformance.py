@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from _report import REPORTS, Report, print_table, shared_dir
 
+import pkpd
+from pkpd._provenance import file_sha256
 from pkpd.qualification import NONMEM_ABS_TOL as ABS_TOL
 from pkpd.qualification import NONMEM_REL_TOL as REL_TOL
 from pkpd.qualification import compare_nonmem
@@ -60,10 +62,17 @@ def figure(table: pd.DataFrame):
     return fig
 
 
-def write_report(table: pd.DataFrame, out: Path) -> Path:
-    """Write ``out/report.md`` and its figure; return the report's path."""
+def write_report(table: pd.DataFrame, out: Path, shared: Path | None = None) -> Path:
+    """Write ``out/report.md`` and its figure; return the report's path. With ``shared`` the
+    Provenance section also names the suite's data files and their sha256."""
     passed = int(table["pass"].sum())
     report = Report("NONMEM conformance: pkpd against NONMEM 7.5 (nmtests)", out)
+    report.record("model", pkpd.load_model("one_cmt_oral_nm"))
+    if shared is not None:
+        suite = shared / "conformance" / "nmtests"
+        for name in ("dosing_1001.csv", "dosing_1001-nm.csv", "tv_2001.csv", "tv_2001-nm.csv"):
+            report.record(name, {"data_source": str(suite / name),
+                                 "data_sha256": file_sha256(suite / name)})
     report.text(
         f"**{passed} of {len(table)} scenarios agree with NONMEM on every record** "
         f"(relative difference below {REL_TOL:g}, or absolute below {ABS_TOL:g} near zero: "
@@ -92,7 +101,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPORTS / "nonmem_conformance")
     args = parser.parse_args()
     table = compare(shared_dir(args.shared))
-    path = write_report(table, args.out)
+    path = write_report(table, args.out, shared_dir(args.shared))
     passed = int(table["pass"].sum())
     print_table("largest differences from NONMEM per scenario",
                 table[["suite", "ID", "records", "max_rel_diff", "max_abs_diff", "pass"]]
