@@ -169,7 +169,11 @@ def simulate(
 
     picked = [cm.output_names.index(o) for o in wanted]
     checked = out if picked == list(range(cm.n_out)) else out[:, picked]
-    if not (np.isfinite(checked).all() and (st is None or np.isfinite(st).all())):
+    # a sum is not finite if any term is not (or if it overflows: then look closer); it costs
+    # less than np.isfinite, which allocates a mask of the size of the outputs
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(checked.sum()) and (st is None or np.isfinite(st.sum()))
+    if not finite:
         _raise_nonfinite(checked, tuple(wanted), st, p, cm)
 
     time_attrs = {"units": m.time_unit, "long_name": "time"}
@@ -225,7 +229,7 @@ def simulate(
 def _raise_nonfinite(out: np.ndarray, names: tuple[str, ...], st: np.ndarray | None, p: Any,
                      cm: CompiledModel) -> None:
     """SolverError naming the subject, time and output (or state) of the first non-finite
-    value of a run, in subject then time order.
+    value of a run, in subject then time order (none if all are finite: a sum overflowed).
 
     Only :func:`simulate` checks: the estimation objective calls the engine itself and sees
     inf or NaN as a failed evaluation, which it must be able to reject."""
@@ -233,6 +237,8 @@ def _raise_nonfinite(out: np.ndarray, names: tuple[str, ...], st: np.ndarray | N
     bad_out = np.flatnonzero(~np.isfinite(out).all(axis=1))
     bad_st = (np.flatnonzero(~np.isfinite(st).all(axis=1)) if st is not None
               else np.zeros(0, dtype=np.int64))
+    if not (len(bad_out) or len(bad_st)):
+        return
     row = int(min(bad_out[0] if len(bad_out) else out.shape[0],
                   bad_st[0] if len(bad_st) else out.shape[0]))
     if len(bad_out) and bad_out[0] == row:
