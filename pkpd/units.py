@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["QuantityLike", "convert", "parse_quantity", "parse_unit", "registry"]
 
 QuantityLike = Any  # a pint Quantity, a string such as "500 mg", or a plain number
+
+# functools.cache lets concurrent first calls all run the body: each would build a registry and
+# make it pint's application registry, and units of one would not combine with those of another
+_REGISTRY_LOCK = threading.Lock()
 
 
 @functools.cache
@@ -37,16 +42,17 @@ def registry() -> pint.UnitRegistry:
     """
     import pint
 
-    ureg = _cached_application_registry(pint) or pint.get_application_registry()
-    # Clinical spellings that pint does not know by default.
-    for definition in (
-        "international_unit = [iu] = IU",
-        "unit_response = [] = units",
-    ):
-        try:
-            ureg.define(definition)
-        except Exception:  # already defined in this registry
-            pass
+    with _REGISTRY_LOCK:
+        ureg = _cached_application_registry(pint) or pint.get_application_registry()
+        # Clinical spellings that pint does not know by default.
+        for definition in (
+            "international_unit = [iu] = IU",
+            "unit_response = [] = units",
+        ):
+            try:
+                ureg.define(definition)
+            except Exception:  # already defined in this registry
+                pass
     return ureg
 
 
