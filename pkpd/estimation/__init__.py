@@ -25,11 +25,12 @@ classes).
 
 from __future__ import annotations
 
-from ._individual import fit_individual, fit_subjects
+from ._individual import fit_individual
 from ._popresults import PopulationFit
 from ._population import fit_population
 from ._posterior import PosteriorSample
 from ._results import FitResult, SubjectFits
+from ._subjects import fit_subjects
 
 __all__ = ["FitResult", "PopulationFit", "PosteriorSample", "SubjectFits", "fit_individual",
            "fit_population", "fit_subjects"]

@@ -1,5 +1,5 @@
 """Individual fits: MAP Bayesian and maximum likelihood, for one subject
-(:func:`fit_individual`) or for each subject of a dataset (:func:`fit_subjects`)."""
+(:func:`fit_individual`); each subject of a dataset: :mod:`pkpd.estimation._subjects`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import numpy as np
 from .._provenance import provenance
 from ..errors import EstimationError
 from ._data import Observations, fixed_values, from_levels, observations, read_subject
+from ._identifiability import posterior_covariance
 from ._optimise import Minimum, minimise, quiet
 from ._prediction import Objective, sensitivity_model
-from ._results import FitResult, SubjectFits
+from ._results import FitResult
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..model import Model
     from ..patient import Patient
 
-__all__ = ["fit_individual", "fit_subjects"]
+__all__ = ["fit_individual"]
 
 #: Step of the finite-difference Hessian, as a fraction of each eta's prior SD (or of its
 #: posterior SD where that is smaller): second differences of the objective
@@ -383,23 +384,19 @@ def fit_individual(
         sd_post = np.sqrt(2.0 / diag)     # the SD of each eta with the others fixed
     if np.all(np.isfinite(sd_post)) and np.any(step * sd_post < 0.5 * h):
         hess = quiet(objective.hessian, x, np.minimum(h, step * sd_post))
-    half = (hess + hess.T) / 4                           # half the (symmetrised) Hessian
-    lam = np.linalg.eigvalsh(half) if np.all(np.isfinite(half)) else np.full(n, np.nan)
-    try:
-        if not lam[0] > HESS_RTOL * lam[-1]:
-            raise np.linalg.LinAlgError
-        inv = np.linalg.inv(np.linalg.cholesky(half))
-        cov = inv.T @ inv
-    except np.linalg.LinAlgError:
-        cov = np.full((n, n), np.nan)
+    cov, ident = posterior_covariance((hess + hess.T) / 4, names, HESS_RTOL)
+    if not np.all(np.isfinite(cov)):
         converged = False
+        lam = ident.eigenvalues
         message += (f"; but the Hessian of the objective is not positive definite at the "
                     f"optimum (eigenvalues {lam[0]:.3g} to {lam[-1]:.3g}: the etas are not all "
-                    "determined; estimate fewer, or use method='map')")
+                    "determined; estimate fewer, or use method='map')"
+                    + (f"; {ident.message}" if not ident.ok else ""))
     if not converged and check:
         raise EstimationError(f"fit of subject {data.ids[0]} (model '{m.name}', method "
                               f"'{method}') failed: {message}; largest gradient component "
                               f"{grad_max:.3g} at etas {dict(zip(names, x.round(4), strict=True))}")
+    ident.warn(f"fit of subject {data.ids[0]} (model '{m.name}', method '{method}')")
 
     f = objective.predict_rows(np.vstack([np.zeros(n), x]))
     pred = obs.frame.copy()
@@ -444,82 +441,3 @@ def fit_individual(
         provenance=provenance(m, data=data, settings={"method": method,
                                                       "gradient": "exact" if sens is not None
                                                       else "fd"}))
-
-
-def fit_subjects(model: Model | CompiledModel | str, data: NonmemData | pd.DataFrame | str,
-                 *, check: bool = True, **options: Any) -> SubjectFits:
-    """Fit every subject of a dataset with :func:`fit_individual` (same ``options``).
-
-    Parameters
-    ----------
-    model : Model, CompiledModel or str
-    data : NonmemData, pandas.DataFrame or path
-        A NONMEM-format dataset with any number of subjects.
-    check : bool
-        Raise at the first subject that fails (default); with False, record the error or the
-        unconverged result and go on.
-    **options
-        Passed to :func:`fit_individual` (``method``, ``outputs``, ``lloq``, ``estimate``,
-        ``params``, ``gradient``; not ``patient``: covariates come from the dataset).
-
-    Returns
-    -------
-    SubjectFits
-
-    Examples
-    --------
-    Ten subjects simulated from ``theophylline_1cmt`` (between-subject variability and
-    residual error), one 320 mg oral dose each, as a NONMEM-format table:
-
-    >>> import pkpd
-    >>> from pkpd.testing.datasets import simulated_oral
-    >>> frame = simulated_oral("theophylline_1cmt", 320, times=[0.5, 1, 2, 4, 8, 12, 24])
-    >>> fits = pkpd.fit_subjects("theophylline_1cmt", frame)
-    >>> fits.table[["ID", "success", "n_obs"]].head(3).to_dict("list")
-    {'ID': [1, 2, 3], 'success': [True, True, True], 'n_obs': [7, 7, 7]}
-    """
-    import os
-
-    import pandas as pd
-
-    from .._plan import as_compiled
-    from ..errors import PkpdError
-    from ..io.nonmem import read_nonmem
-
-    if "patient" in options or "levels" in options:
-        raise EstimationError("fit_subjects: covariates and levels come from the dataset; "
-                              "patient= and levels= are for fit_individual")
-    cm = as_compiled(model)
-    if isinstance(data, pd.DataFrame | str | os.PathLike):
-        data = read_nonmem(data, model=cm.model)
-    results: dict[Any, Any] = {}
-    rows = []
-    for ident in data.ids:
-        try:
-            fit = fit_individual(cm, data.subject(ident), check=check, **options)
-        except PkpdError as exc:
-            if check:
-                raise EstimationError(f"subject {ident}: {exc}") from exc
-            results[ident] = exc
-            rows.append({"ID": ident, "success": False})
-            continue
-        results[ident] = fit
-        row: dict[str, Any] = {"ID": ident, "success": fit.success, "ofv": fit.ofv,
-                               "n_obs": len(fit.predictions)}
-        row.update(fit.etas)
-        row.update({f"se_{e}": v for e, v in fit.se.items()})
-        row.update(fit.individual)
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    m = cm.model
-    shrinkage: dict[str, float] = {}
-    for i, e in enumerate(m.etas):
-        if e not in table:
-            continue
-        ok = table["success"].astype(bool)
-        sd = float(table.loc[ok, e].std(ddof=1)) if ok.sum() > 1 else float("nan")
-        omega = float(m.omega[i, i]) if m.omega is not None else float("nan")
-        map_fit = options.get("method", "map") == "map"
-        shrinkage[e] = 1.0 - sd / np.sqrt(omega) if map_fit and omega > 0 else float("nan")
-    settings = {k: options.get(k) for k in ("outputs", "lloq", "params")}
-    return SubjectFits(results, table, shrinkage, data=data, settings=settings)

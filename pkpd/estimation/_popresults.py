@@ -57,16 +57,25 @@ class PopulationFit:
     history : pandas.DataFrame
         One row per outer iteration: ``iteration, ofv, gradient_norm`` and the parameters.
     success : bool
-        Whether the optimiser met its convergence criterion.
+        Whether the optimiser met its convergence criterion and every estimated parameter is
+        determined by the data (no flat direction of the objective at the estimates, judged
+        on the R matrix of the covariance step; not judged when ``covariance=None``).
     status : str
-        The termination status in words.
+        The termination status in words (with "not identifiable: <parameters>" when some are
+        not).
     runtime : float
         Wall time in seconds (covariance step included).
     n_obs, n_subjects : int
     n_evaluations : int
         Objective evaluations (each one a whole dataset) of the outer problem.
     details : dict
-        Method-specific information (SAEM: the parameter trace; FOCE-I: inner convergence).
+        Method-specific information (SAEM: the parameter trace; FOCE-I: inner convergence;
+        ``identification``: the parameters not identifiable and the condition number of the
+        R matrix).
+    warnings : list of str
+        What makes the estimates doubtful although the fit ran: "not identifiable: <names>
+        (...; condition number ...)" when the data do not determine some parameters (also
+        issued as a :class:`~pkpd.errors.PkpdWarning`).
     data : NonmemData
         The dataset fitted (for :func:`pkpd.diagnostics` and :func:`pkpd.vpc`).
     settings : dict
@@ -111,6 +120,7 @@ class PopulationFit:
     n_subjects: int
     n_evaluations: int
     details: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     data: Any = field(default=None, repr=False)
     settings: dict[str, Any] = field(default_factory=dict, repr=False)
     provenance: dict[str, str] = field(default_factory=dict, repr=False)

@@ -377,6 +377,7 @@ def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], succ
     import pandas as pd
 
     from ._covariance import covariance_step
+    from ._identifiability import identification
     from ._likelihood import residual_sd, scaled, with_sigmas
 
     tr, pop, pred = problem.transform, problem.pop, problem.pred
@@ -399,11 +400,23 @@ def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], succ
             se = dict(zip(names, map(float, sd), strict=True))
             rse = {n: 100.0 * s / abs(values[n]) if values[n] != 0 else float("inf")
                    for n, s in se.items()}
-            corr = step.cov / np.outer(sd, sd)
+            with np.errstate(divide="ignore", invalid="ignore"):   # an SD of 0: a variance
+                corr = step.cov / np.outer(sd, sd)                 # estimated at 0
             cov_df = pd.DataFrame(step.cov, index=names, columns=names)
             corr_df = pd.DataFrame(corr, index=names, columns=names)
-            w = np.linalg.eigvalsh(corr)
+            w = np.linalg.eigvalsh(corr) if np.all(np.isfinite(corr)) else np.zeros(1)
             cond = float(w.max() / w.min()) if w.min() > 0 else float("inf")
+    notes: list[str] = []
+    if step is not None:   # flat directions of the objective (R): parameters not identified
+        ident = identification(step.r, names)
+        details = {**details, "identification": {
+            "not_identifiable": list(ident.names),
+            "condition_number": ident.condition_number}}
+        if not ident.ok:
+            success = False
+            status += f"; but {ident.message}"
+            notes.append(ident.message)
+            ident.warn(f"population fit of model '{problem.cm.model.name}'", stacklevel=4)
     thetas = {n: np.array([values[n]]) for n in pred.thetas}
     f_pop = pred.predict(thetas, np.zeros((1, pop.n_subjects, len(problem.etas))))[0]
     ipred = final.ipred[0]
@@ -430,7 +443,7 @@ def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], succ
         correlation=corr_df, condition_number=cond, covariance_status=cov_status, etas=etas,
         predictions=preds, history=pd.DataFrame(history), success=success, status=status,
         runtime=_time.perf_counter() - start, n_obs=pop.n_obs, n_subjects=pop.n_subjects,
-        n_evaluations=problem.n_evaluations, details=details, data=pop.data,
+        n_evaluations=problem.n_evaluations, details=details, warnings=notes, data=pop.data,
         settings=dict(problem.settings),
         provenance=provenance(problem.cm.model, data=pop.data, settings={"method": method})
     ), step
