@@ -85,9 +85,12 @@ def _writers() -> dict[str, tuple[object, str, object]]:
     import matplotlib.figure
 
     from pkpd.cli._common import write_csv, write_dataset
+    from pkpd.io.nonmem import write_nonmem
     from pkpd.plot._common import save_figure
 
     frame = pd.DataFrame({"ID": [1, 2], "DV": [0.5, 1.5]})
+    nonmem = pd.DataFrame({"ID": [1, 1], "TIME": [0.0, 1.5], "AMT": [100, 0], "DV": [0, 2.25],
+                           "EVID": [1, 0], "CMT": [1, 2]})
     ds = xr.Dataset({"CP": ("time", np.array([1.0, 2.0]))}, coords={"time": [0.0, 1.0]})
     fig = matplotlib.figure.Figure()
     fig.add_subplot().plot([0, 1], [1, 0])
@@ -96,10 +99,12 @@ def _writers() -> dict[str, tuple[object, str, object]]:
         "dataset.nc": (xr.Dataset, "to_netcdf", lambda p: write_dataset(ds, str(p))),
         "dataset.csv": (pd.DataFrame, "to_csv", lambda p: write_dataset(ds, str(p))),
         "figure": (matplotlib.figure.Figure, "savefig", lambda p: save_figure(fig, p)),
+        "nonmem": (pd.DataFrame, "to_csv", lambda p: write_nonmem(nonmem, p)),
     }
 
 
-SUFFIX = {"csv": ".csv", "dataset.nc": ".nc", "dataset.csv": ".csv", "figure": ".png"}
+SUFFIX = {"csv": ".csv", "dataset.nc": ".nc", "dataset.csv": ".csv", "figure": ".png",
+          "nonmem": ".csv"}
 
 
 @pytest.mark.parametrize("name", sorted(SUFFIX))
@@ -112,6 +117,8 @@ def test_writer_writes_complete_file(tmp_path: Path, name: str) -> None:
         assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if name == "csv":
         assert target.read_text().splitlines() == ["ID,DV", "1,0.5", "2,1.5"]
+    if name == "nonmem":
+        assert target.read_text().splitlines()[1:] == ["1,0,100,0,1,1", "1,1.5,0,2.25,0,2"]
 
 
 @pytest.mark.parametrize("exists", [False, True])

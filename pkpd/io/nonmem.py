@@ -520,4 +520,7 @@ def write_nonmem(data: NonmemData | EventTable | pd.DataFrame, path: str | os.Pa
         raise DataError(f"write_nonmem: expected NonmemData, EventTable or DataFrame, got "
                         f"{type(data).__name__}")
     text = frame.astype(object).map(lambda v: _text(v, missing))
-    text.to_csv(Path(os.fspath(path)), index=False, quoting=csv.QUOTE_MINIMAL)
+    from .._atomic import atomic_path
+
+    with atomic_path(path) as tmp:   # a failed write leaves no partial file
+        text.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
