@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time as _time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._provenance import provenance
-from ..errors import EstimationError
+from ..errors import EstimationError, PkpdWarning
 from ._foce import METHODS, Evaluation, evaluate
 from ._outer import minimise_outer
 from ._popresults import PopulationFit
@@ -31,6 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["fit_population"]
 
+#: A variance estimated below this is at its bound (its log is not determined by the data).
+ZERO_VARIANCE = 1e-8
 #: After this many seconds, report progress (when stderr is a terminal or progress=True).
 PROGRESS_AFTER = 2.0
 NAMES = {"fo": "FO (first order)", "foce": "FOCE (no interaction)",
@@ -413,10 +416,16 @@ def _result(problem: Problem, x: np.ndarray, history: list[dict[str, Any]], succ
             "not_identifiable": list(ident.names),
             "condition_number": ident.condition_number}}
         if not ident.ok:
+            zero = [n for n in ident.names if n.startswith("omega(") and "," not in n
+                    and values[n] < ZERO_VARIANCE]
+            message = ident.message + "".join(
+                f"; {n} = {values[n]:.2g}: a variance at its bound 0 (fix it to 0, or drop "
+                "its eta)" for n in zero)
             success = False
-            status += f"; but {ident.message}"
-            notes.append(ident.message)
-            ident.warn(f"population fit of model '{problem.cm.model.name}'", stacklevel=4)
+            status += f"; but {message}"
+            notes.append(message)
+            warnings.warn(f"population fit of model '{problem.cm.model.name}': {message}",
+                          PkpdWarning, stacklevel=3)
     thetas = {n: np.array([values[n]]) for n in pred.thetas}
     f_pop = pred.predict(thetas, np.zeros((1, pop.n_subjects, len(problem.etas))))[0]
     ipred = final.ipred[0]

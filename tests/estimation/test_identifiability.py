@@ -74,6 +74,21 @@ def test_data_with_absorption_identify_everything(compiled: pkpd.CompiledModel) 
     assert 1 < fit.details["identification"]["condition_number"] < 1e6
 
 
+def test_variance_collapsed_to_zero_is_reported_not_a_crash(
+        compiled: pkpd.CompiledModel) -> None:
+    """Late levels only, twenty subjects: omega(eta_V) goes to 0, where the objective is flat
+    in its log (this used to end in a LinAlgError from the correlation matrix)."""
+    frame = simulated_oral(MODEL, 320, times=LATE, n=20)
+    with pytest.warns(PkpdWarning, match="not identifiable"):
+        fit = pkpd.fit_population(compiled, frame)
+    flagged = fit.details["identification"]["not_identifiable"]
+    at_zero = [n for n in fit.estimated if n.startswith("omega(") and fit.estimates[n] < 1e-8]
+    assert flagged == at_zero == ["omega(eta_V)"]
+    assert not fit.success and "omega(eta_V) = " in fit.status
+    assert "a variance at its bound 0" in fit.warnings[0]
+    assert np.isfinite(fit.ofv) and fit.condition_number == np.inf
+
+
 def test_late_levels_do_not_separate_ka(compiled: pkpd.CompiledModel) -> None:
     dv = pkpd.simulate(compiled, "320 mg PO", times=LATE)["CP"].values[0]
     with pytest.warns(PkpdWarning, match=r"not identifiable: eta_KA \("):
