@@ -169,3 +169,33 @@ def test_checkpoint_needs_a_reproducible_seed_and_one_start(
     with pytest.raises(EstimationError, match="starts=1"):
         pkpd.fit_population(compiled, data_csv, "fo", starts=2, checkpoint=tmp_path / "b.ckpt")
     assert not list(tmp_path.iterdir())
+
+
+def test_fit_stopped_in_the_covariance_step_resumes_there(
+        tmp_path: Path, data_csv: Path, compiled: pkpd.CompiledModel,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pkpd.estimation import _covariance
+
+    path = tmp_path / "fit.ckpt"
+    step = _covariance.covariance_step
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_covariance, "covariance_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pkpd.fit_population(compiled, data_csv, "fo", checkpoint=path)
+    assert json.loads(path.read_text().partition("\n")[2])["phase"] == "done"
+    calls: list[int] = []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(_covariance, "covariance_step", counted)
+    resumed = pkpd.fit_population(compiled, data_csv, "fo", checkpoint=path)
+    assert resumed.details["checkpoint"]["resumed_from"] == "done" and calls == [1]
+    whole = pkpd.fit_population(compiled, data_csv, "fo")
+    assert resumed.ofv == whole.ofv and resumed.estimates == whole.estimates
+    assert resumed.se == whole.se and resumed.covariance_status == whole.covariance_status
+    np.testing.assert_array_equal(resumed.history.to_numpy(), whole.history.to_numpy())
