@@ -128,7 +128,9 @@ def simulate(
     Raises
     ------
     ModelError, RegimenError, DataError, UnitError
-        Invalid input, naming the offending item.
+        Invalid input, naming the offending item; DataError also for a subject whose volume
+        (a parameter in L, mL, ...) is not positive or whose clearance (L/h, ...) is
+        negative, e.g. through a covariate equation, naming the subject and the parameter.
     SolverError
         If integration fails for a subject (named, with the time and state), or an output
         (or a state returned) is not a finite number: the subject, time and output of the
@@ -155,11 +157,14 @@ def simulate(
     import xarray as xr
 
     from . import engine
+    from .engine._physical import check_signs
 
     p = plan(model, events, patients, params=params, times=times, outputs=outputs, n=n,
              seed=seed, variability=variability, uncertainty=uncertainty, occasions=occasions)
     cm, m, prep, table, out_times = p.cm, p.cm.model, p.prep, p.table, p.out_times
     ids, n_sub, n_smp, streams, wanted = p.ids, p.n_sub, p.n_smp, p.streams, p.wanted
+    check_signs(cm, prep, p.q, p.cov_slot, ids=p.ids_run,
+                cov_names=tuple(table.cov_names[:len(p.cov_slot)]), **p.occ_args)
     out, st, status = engine.run(
         cm, prep, p.q, p.cov_slot, p.cov_nocb, ids=p.ids_run,
         rtol=engine.DEFAULT_RTOL if rtol is None else rtol,
