@@ -28,7 +28,7 @@ PKPD = Path(__file__).resolve().parents[1] / "pkpd"
 #: ``pkpd/estimation/`` is "estimation"); "__init__" is ``pkpd/__init__.py`` itself, which at run
 #: time imports only ``errors`` (its public names are loaded lazily, by name).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "errors", "_abi", "units", "_provenance", "_atomic"),
+    ("__init__", "errors", "_abi", "units", "_provenance", "_atomic", "_cachefile"),
     ("model",),                     # symbolic models
     ("codegen",),                   # Model -> numba kernels
     ("engine",),                    # the numeric core

@@ -31,7 +31,7 @@ import numpy as np
 
 from .._abi import KERNEL_SIG, call_kernel
 from ..model import Model
-from ._cache import cache_dir, disk_key, import_source, read_lowered, write_lowered, write_source
+from ._cache import compile_cached, disk_key, read_lowered, write_lowered
 from ._emit import emit
 from ._lower import KERNELS, ParameterLayout, lower
 
@@ -177,11 +177,9 @@ def compile_model(model: Model) -> CompiledModel:
                        ir.is_linear)
             write_lowered(key, *lowered)
         source, layout, is_linear = lowered
-        cache_dir()
-        path = write_source(source, key)
-        module = import_source(path, key)
-        kernels = {k: _Kernel(numba.njit(KERNEL_SIG, cache=True, error_model="numpy")(
-            getattr(module, k))) for k in KERNELS}
+        path, kernels = compile_cached(source, key, lambda module: {
+            k: _Kernel(numba.njit(KERNEL_SIG, cache=True, error_model="numpy")(
+                getattr(module, k))) for k in KERNELS})
         q = np.zeros(layout.n_q)
         q[layout.theta_slice] = [p.value for p in model.parameters]
         q[layout.cov_slice] = [np.nan if c.default is None else c.default

@@ -8,9 +8,13 @@ built :class:`~pkpd.model.Model` (with its content hash already computed) to
 pkpd, Python, sympy and pint, and :data:`STORE_VERSION`. Any change of the file or of the
 package gives a new key.
 
-Entries are written atomically (temporary file + ``os.replace``); an unreadable, corrupted or
-foreign entry is ignored and rebuilt; a read-only or missing cache folder only means the model
-is rebuilt each time.
+Entries are written atomically (temporary file + ``os.replace``, mode 0600) and record their
+key; an unreadable, corrupted or foreign entry (written for another key) is ignored and rebuilt;
+a read-only or missing cache folder only means the model is rebuilt each time. Unpickling runs
+code, so an entry is only read when it is trusted: a regular file owned by the current user,
+not writable by group or others, in a folder not writable by everyone without the sticky bit
+(POSIX); otherwise it is ignored and rebuilt with one :class:`~pkpd.errors.PkpdWarning` naming
+it (see :mod:`pkpd._cachefile`).
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
-import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import _cachefile
+from ..errors import PkpdError
 from ._model import Model
 
 __all__ = ["STORE_VERSION", "cached_model", "code_digest", "model_key"]
@@ -35,9 +39,11 @@ STORE_VERSION = "1"
 _MAGIC = b"pkpd-model-store\n"
 
 
-def _folder() -> Path:
-    root = os.environ.get("PKPD_CACHE_DIR") or Path.home() / ".cache" / "pkpd"
-    return Path(root) / "models"
+def _folder() -> Path | None:
+    try:
+        return _cachefile.cache_folder("models")
+    except (PkpdError, OSError):   # no usable cache folder: nothing stored
+        return None
 
 
 @functools.cache
@@ -94,15 +100,11 @@ def model_key(text: str, source: str) -> str:
 
 
 def _read(path: Path, key: str) -> Model | None:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    head = _MAGIC + key.encode() + b"\n"
-    if not data.startswith(head):
+    data = _cachefile.read_entry(path, _MAGIC, key)
+    if data is None:
         return None
     try:
-        model = pickle.loads(data[len(head):])
+        model = pickle.loads(data)   # a trusted entry of this key
     except Exception:  # a corrupted or half-written entry: rebuild it
         return None
     return model if isinstance(model, Model) else None
@@ -113,17 +115,7 @@ def _write(path: Path, key: str, model: Model) -> None:
         payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # an unpicklable model (never for one built from a file) is not cached
         return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".model_", suffix=".tmp")
-    except OSError:   # a read-only cache: nothing stored
-        return
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_MAGIC + key.encode() + b"\n" + payload)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+    _cachefile.write_entry(path, _MAGIC, key, payload)
 
 
 def cached_model(text: str, source: str, build: Callable[[], Model]) -> Model:
@@ -144,11 +136,13 @@ def cached_model(text: str, source: str, build: Callable[[], Model]) -> Model:
     Model
     """
     key = model_key(text, source)
-    path = _folder() / f"{key[:40]}.pkl"
-    model = _read(path, key)
+    folder = _folder()
+    path = None if folder is None else folder / f"{key[:40]}.pkl"
+    model = None if path is None else _read(path, key)
     if model is not None:
         return model
     model = build()
     _ = model.hash   # stored with the model, so a cached model does not recompute it
-    _write(path, key, model)
+    if path is not None:
+        _write(path, key, model)
     return model
