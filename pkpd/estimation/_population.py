@@ -256,6 +256,16 @@ def fit_population(
     >>> bool(abs(fit.estimates["TVCL"] / 2.8 - 1) < 0.15)   # the typical CL simulated: 2.8 L/h
     True
 
+    With a checkpoint file the fit can be stopped (a crash, a kill) and taken up again; run
+    once more, a finished fit returns its result without optimising:
+
+    >>> import pathlib, tempfile
+    >>> ckpt = pathlib.Path(tempfile.mkdtemp()) / "theo.ckpt"
+    >>> fit = pkpd.fit_population("theophylline_1cmt", frame, checkpoint=ckpt)
+    >>> again = pkpd.fit_population("theophylline_1cmt", frame, checkpoint=ckpt)
+    >>> again.ofv == fit.ofv, again.details["checkpoint"]["resumed_from"]
+    (True, 'final')
+
     With a model file and a dataset of one's own (placeholder names, so not run here):
 
     >>> fit = pkpd.fit_population("my_model.toml", "trial.csv")      # doctest: +SKIP
