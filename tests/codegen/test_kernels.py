@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import pkpd
 from pkpd.codegen import KERNEL_SIG, CompiledModel, compile_model
+from pkpd.codegen._cache import disk_key
 from pkpd.model import ModelBuilder
 
 NAMES = ["two_cmt_oral", "mm_indirect_response", "one_cmt_oral_nm", "vancomycin_goti2018"]
@@ -167,7 +168,10 @@ def test_source_and_cache(compiled: dict, kernel_cache) -> None:
     # the kernels run from the generated file in the cache folder (this session's, or the
     # folder of an earlier test that compiled the same model first: kept in memory by hash)
     path = Path(cm.rhs.dispatcher.py_func.__code__.co_filename)
-    assert path.name.startswith("m_") and path.read_text() == cm.source
+    key = disk_key(cm.model.hash)
+    # its first line records the cache key
+    assert path.name.startswith("m_")
+    assert path.read_text() == f"# pkpd-cache-key: {key}\n{cm.source}"
     assert compile_model(pkpd.load_model("two_cmt_oral")) is cm
     for kernel in (cm.rhs, cm.jac, cm.derive, cm.outputs, cm.dosing, cm.init):
         assert kernel.dispatcher.signatures == [KERNEL_SIG.args]
