@@ -63,11 +63,14 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--vpc-n", type=int, default=500, metavar="N",
                    help="replicates of the VPC (default: %(default)s)")
     f.add_argument("--seed", type=int, default=1, metavar="N", help="random seed (default: 1)")
+    f.add_argument("--checkpoint", metavar="FILE",
+                   help="save the fit's state after every iteration to FILE and resume from it "
+                        "when it exists (an interrupted fit continues where it stopped)")
     f.set_defaults(run=run)
 
 
 def population_fit(model_name: str, data_path: str, method: str, lloq: float | None,
-                   seed: int) -> PopulationFit:
+                   seed: int, checkpoint: str | None = None) -> PopulationFit:
     """The fit of ``pkpd fit`` and ``pkpd vpc`` (progress bar on a terminal)."""
     from ..estimation import fit_population
 
@@ -75,7 +78,7 @@ def population_fit(model_name: str, data_path: str, method: str, lloq: float | N
     data = read_data(data_path, model=model)
     with iteration_progress(f"{LABELS.get(method, method)} fit") as report:
         return fit_population(model, data, method=method, lloq=lloq, seed=seed,
-                              progress=report)
+                              progress=report, checkpoint=checkpoint)
 
 
 def summary(fit: PopulationFit) -> pd.DataFrame:
@@ -97,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise PkpdError(f"--{name.replace('_', '-')} {getattr(args, name)}: must be "
                             "positive")
-    fit = population_fit(args.model, args.data, args.method, args.lloq, args.seed)
+    fit = population_fit(args.model, args.data, args.method, args.lloq, args.seed,
+                         args.checkpoint)
     print_fit(fit)
     if not args.out:
         return 0

@@ -130,3 +130,20 @@ def test_bad_input(cli, theophylline, argv, message) -> None:
 def test_unknown_method_is_a_usage_error(cli, theophylline) -> None:
     run = cli("fit", theophylline, "theophylline_1cmt", "--method", "bayes")
     assert run.code == 2 and "invalid choice: 'bayes'" in run.err
+
+
+def test_checkpoint_file_resumes_a_finished_fit(cli, theophylline, tmp_path) -> None:
+    """--checkpoint: the first run writes the file; a second run reads the finished fit from
+    it and prints the same estimates."""
+    ckpt = tmp_path / "theo.ckpt"
+    first = cli("fit", theophylline, "theophylline_1cmt", "--method", "fo",
+                "--checkpoint", ckpt)
+    assert first.code == 0 and ckpt.stat().st_size > 0
+    again = cli("fit", theophylline, "theophylline_1cmt", "--method", "fo",
+                "--checkpoint", ckpt)
+    assert again.code == 0
+    ofv = [re.search(r"OFV (\S+)", run.out).group(1) for run in (first, again)]
+    assert ofv[0] == ofv[1]
+    other = cli("fit", theophylline, "theophylline_1cmt", "--method", "focei",
+                "--checkpoint", ckpt)
+    assert other.code == 1 and "method" in other.err and "Traceback" not in other.err
