@@ -4,7 +4,7 @@
     the bundled model library (:mod:`pkpd.cli._library`).
 ``pkpd simulate MODEL --regimen TEXT [--patient WT=82kg,...] [--n N] [--plot F] [--out F]``
     one patient's predictions, typical or with variability (:mod:`pkpd.cli._simulate`).
-``pkpd fit DATA.csv MODEL [--method focei|saem] [--out DIR]``
+``pkpd fit DATA.csv MODEL [--method focei|saem] [--out DIR] [--checkpoint FILE]``
     population estimation with diagnostics, GOF and VPC plots (:mod:`pkpd.cli._fit`).
 ``pkpd twin DATA.csv MODEL --id ID [--target "AUC24 400-600 mg*h/L"]``
     one subject's individual (MAP) fit and a dose recommendation (:mod:`pkpd.cli._twin`).
