@@ -33,8 +33,8 @@ from pathlib import Path
 
 from .errors import PkpdError, PkpdWarning
 
-__all__ = ["cache_folder", "configured_folder", "read_entry", "untrusted", "warn_untrusted",
-           "write_entry", "write_file"]
+__all__ = ["cache_folder", "configured_folder", "drop_untrusted", "read_entry", "seal",
+           "untrusted", "warn_untrusted", "write_entry", "write_file"]
 
 _POSIX = os.name == "posix"
 _WARNED: set[str] = set()
@@ -83,6 +83,45 @@ def untrusted(path: Path, st: os.stat_result | None = None) -> str | None:
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return f"it is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o})"
     return folder_untrusted(path.parent)
+
+
+def drop_untrusted(folder: Path, prefix: str = "") -> bool:
+    """Remove (with a warning each) the untrusted files of ``folder`` whose names start with
+    ``prefix``; False when one of them could not be removed (the folder must then not be
+    used)."""
+    try:
+        files = [f for f in folder.iterdir() if f.name.startswith(prefix)]
+    except OSError:
+        return True
+    ok = True
+    for f in files:
+        reason = untrusted(f)
+        if reason is not None:
+            warn_untrusted(f, reason)
+            try:
+                f.unlink()
+            except OSError:
+                ok = False
+    return ok
+
+
+def seal(folder: Path, prefix: str = "") -> None:
+    """Remove group and world write permission from the current user's files of ``folder``
+    whose names start with ``prefix`` (written by a library with the process's umask, which
+    may leave them group-writable: they would be refused later)."""
+    if not _POSIX:
+        return
+    try:
+        files = [f for f in folder.iterdir() if f.name.startswith(prefix)]
+    except OSError:
+        return
+    for f in files:
+        try:
+            st = os.lstat(f)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o022:
+                os.chmod(f, stat.S_IMODE(st.st_mode) & ~0o022)
+        except OSError:
+            pass
 
 
 def warn_untrusted(path: Path, reason: str) -> None:

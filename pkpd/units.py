@@ -11,9 +11,9 @@ import functools
 import math
 import os
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import _cachefile
 from .errors import UnitError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,12 +69,12 @@ def _cached_application_registry(pint: Any) -> Any:
         current = pint.application_registry.get()
         if type(current) is not pint.registry.LazyRegistry:
             return None
-        root = os.environ.get("PKPD_CACHE_DIR") or Path.home() / ".cache" / "pkpd"
-        folder = Path(root) / "pint"
-        folder.mkdir(parents=True, exist_ok=True)
-        if not os.access(folder, os.W_OK):
+        folder = _cachefile.cache_folder("pint")
+        # pint unpickles its cache files: only trusted ones (see pkpd._cachefile)
+        if not os.access(folder, os.W_OK) or not _cachefile.drop_untrusted(folder):
             return None
         ureg = pint.UnitRegistry(cache_folder=folder)
+        _cachefile.seal(folder)
     except Exception:  # an unusable cache folder or another pint: the default registry
         return None
     pint.set_application_registry(ureg)

@@ -169,24 +169,8 @@ def _drop_numba_files(path: Path) -> None:
 
 def _check_numba_files(path: Path) -> None:
     """Remove numba's cache files of the module ``path`` that are not trusted (warned)."""
-    for f in _numba_files(path):
-        reason = _cachefile.untrusted(f)
-        if reason is not None:
-            _cachefile.warn_untrusted(f, reason)
-            with contextlib.suppress(OSError):
-                f.unlink()
-            if f.exists():
-                raise ImportError(f"cannot remove the untrusted numba cache file {f}")
-
-
-def _seal(files: list[Path]) -> None:
-    """Make numba's new cache files of a module owner-writable only (numba writes them with
-    the process's umask, which may leave them group-writable: they would be refused later)."""
-    for f in files:
-        with contextlib.suppress(OSError):
-            st = os.lstat(f)
-            if st.st_uid == os.getuid() and st.st_mode & 0o022:
-                os.chmod(f, st.st_mode & ~0o022)
+    if not _cachefile.drop_untrusted(_numba_folder(path), path.stem + "."):
+        raise ImportError(f"cannot remove an untrusted numba cache file of {path}")
 
 
 def compile_cached(source: str, key: str, compile_all: Callable[[ModuleType], Any]
@@ -214,7 +198,7 @@ def compile_cached(source: str, key: str, compile_all: Callable[[ModuleType], An
         _drop_numba_files(path)
         # a failed load leaves no state behind: fresh dispatchers compile and cache again
         result = compile_all(module)
-    _seal(_numba_files(path))
+    _cachefile.seal(_numba_folder(path), path.stem + ".")
     return path, result
 
 

@@ -171,3 +171,37 @@ def _forget(model: pkpd.Model) -> None:
     key = disk_key(model.hash)
     codegen._MEMORY.pop(key, None)
     sys.modules.pop(f"pkpd_generated_m_{key[:20]}", None)
+
+
+_PINT = """
+import warnings
+import pkpd
+from pkpd.units import registry
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    assert registry().Quantity(1, "g").to("mg").magnitude == 1000.0
+for w in caught:
+    print(w.message)
+"""
+
+
+@posix
+def test_pint_cache_files_of_another_user_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PKPD_CACHE_DIR": str(tmp_path)}
+
+    def run() -> str:
+        proc = subprocess.run([sys.executable, "-c", _PINT], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert run() == ""
+    pickles = sorted((tmp_path / "pint").glob("*.pickle"))
+    assert pickles and all(_cachefile.untrusted(p) is None for p in pickles)
+    os.chmod(pickles[0], 0o666)
+    assert f"ignoring {pickles[0]}" in run()
+    assert _cachefile.untrusted(pickles[0]) is None     # written again by this user, sealed
+    assert run() == ""
