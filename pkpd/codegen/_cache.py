@@ -89,15 +89,23 @@ def _read_module(path: Path) -> bytes | None:
 
 def write_source(source: str, key: str) -> Path:
     """Write ``source`` to ``<cache>/m_<key[:20]>.py`` (after a first line recording ``key``)
-    unless a trusted identical file exists."""
+    unless a trusted identical file exists; numba's cache files of a replaced file are removed.
+
+    Raises
+    ------
+    PkpdError
+        When the file cannot be written.
+    """
     path = cache_dir() / f"m_{key[:20]}.py"
     text = _module_text(source, key)
     existing = _read_module(path)
     if existing == text:
         return path
+    existed = os.path.lexists(path)
     if not _cachefile.write_file(path, text):
-        raise OSError(f"cannot write the generated module {path}")
-    if existing is not None or path.exists():
+        raise PkpdError(f"cannot write the generated module {path}; set PKPD_CACHE_DIR to a "
+                        "writable folder of the current user")
+    if existed:
         _drop_numba_files(path)      # compiled from another text: never to be loaded
     return path
 
