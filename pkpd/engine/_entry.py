@@ -28,8 +28,8 @@ from . import _loop
 
 _ENTRIES: dict[tuple[bool, bool, bool], Callable[..., Any]] = {}
 _LOCK = threading.Lock()
-_SOURCES = ("_advance", "_common", "_dopri5", "_exact", "_linalg", "_loop", "_ode", "_queue",
-            "_rosenbrock", "_sens", "_steady")
+_SOURCES = ("_advance", "_common", "_dopri5", "_exact", "_linalg", "_loop", "_ode", "_physical",
+            "_queue", "_rosenbrock", "_sens", "_steady")
 
 
 def _digest() -> str:
