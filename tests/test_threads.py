@@ -95,25 +95,34 @@ def test_engine_uses_no_numba_parallel_layer():
 _CHILD = """
 import sys
 from concurrent.futures import ThreadPoolExecutor
+import pkpd
 sys.path.insert(0, {root!r})
-from tests.test_threads import THREADS, _assert_same, _sim
-seeds = list(range(1, 2 * THREADS + 1))
-# a fresh process and an empty kernel cache: the first calls compile both models and load
-# the exact and ODE variants of the engine, all at the same time
+from tests.test_threads import THREADS, _assert_same, _fit, _sim
+data = pkpd.read_nonmem({data!r})
+jobs = [("sim", s) for s in range(1, 2 * THREADS + 1)] + [("fit", 1), ("fit", 2)]
+run = lambda job: _sim(job[1]) if job[0] == "sim" else _fit(data, job[1])
+# a fresh process and an empty kernel cache: the first calls build the models, compile them
+# (and the sensitivity model of the fits) and load the engine's variants, all at the same time
 with ThreadPoolExecutor(THREADS) as pool:
-    parallel = list(pool.map(_sim, seeds))
-for seed, got in zip(seeds, parallel):
-    _assert_same(got, _sim(seed))
+    parallel = list(pool.map(run, jobs))
+for job, got in zip(jobs, parallel):
+    if job[0] == "sim":
+        _assert_same(got, run(job))
+    else:
+        one = run(job)
+        assert one[:2] == got[:2] and (one[2] == got[2]).all()
 print("ok")
 """
 
 
 @pytest.mark.slow
-def test_first_compile_from_several_threads(tmp_path):
+def test_first_compile_from_several_threads(tmp_path, shared_dir):
     root = Path(__file__).resolve().parents[1]
+    data = str(shared_dir / "data" / "theophylline.csv")
     env = {**os.environ, "PKPD_CACHE_DIR": str(tmp_path / "cache")}
-    child = subprocess.run([sys.executable, "-c", _CHILD.format(root=str(root))], env=env,
-                           capture_output=True, text=True, timeout=600, cwd=root)
+    script = _CHILD.format(root=str(root), data=data)
+    child = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, timeout=600, cwd=root)
     assert child.returncode == 0, child.stderr
     assert child.stdout.strip().endswith("ok")
-    assert len(list((tmp_path / "cache").glob("m_*.py"))) == 2
+    assert len(list((tmp_path / "cache").glob("m_*.py"))) == 4   # 3 models, 1 sensitivity
