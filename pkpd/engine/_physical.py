@@ -14,7 +14,8 @@ estimation objective, which calls the engine itself, does not.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 
 import numba as nb
 import numpy as np
@@ -66,11 +67,6 @@ def signed_parameters(compiled: CompiledModel
     return found
 
 
-@nb.njit(types.UniTuple(types.float64, 4)(
-    KERNEL_TYPE, types.float64[:, ::1], types.int64, types.int64[::1], types.float64[:, ::1],
-    types.float64[::1], types.int64[::1], types.int64[::1], types.int64[::1],
-    types.int64[::1], types.float64[:, ::1], types.int64, types.int64[::1],
-    types.boolean[::1]), cache=True, nogil=True)
 def _first_out_of_sign(derive, q, n_state, cov_slot, cov, time, subj_lo, subj_hi,
                        occasion, bov_slot, bov_values, n_occ, slots,
                        strict):  # pragma: no cover - compiled
@@ -103,6 +99,18 @@ def _first_out_of_sign(derive, q, n_state, cov_slot, cov, time, subj_lo, subj_hi
     return -1.0, -1.0, -1.0, 0.0
 
 
+@functools.cache
+def _compiled() -> Any:
+    """:func:`_first_out_of_sign` compiled on first use (from numba's disk cache when there),
+    so that importing the engine compiles nothing."""
+    signature = types.UniTuple(types.float64, 4)(
+        KERNEL_TYPE, types.float64[:, ::1], types.int64, types.int64[::1],
+        types.float64[:, ::1], types.float64[::1], types.int64[::1], types.int64[::1],
+        types.int64[::1], types.int64[::1], types.float64[:, ::1], types.int64,
+        types.int64[::1], types.boolean[::1])
+    return nb.njit(signature, cache=True, nogil=True)(_first_out_of_sign)
+
+
 def check_signs(compiled: CompiledModel, prep: object, q: np.ndarray, cov_slot: np.ndarray,
                 *, ids: np.ndarray, cov_names: tuple[str, ...] = (),
                 occasion: np.ndarray | None = None, bov_slot: np.ndarray | None = None,
@@ -127,7 +135,7 @@ def check_signs(compiled: CompiledModel, prep: object, q: np.ndarray, cov_slot: 
         bov_values = np.zeros((q.shape[0], 0))
     assert bov_values is not None and occasion is not None
     n_occ = max(1, len(bov_values) // max(q.shape[0], 1))
-    s, r, k, value = _first_out_of_sign(
+    s, r, k, value = _compiled()(
         compiled.derive, np.ascontiguousarray(q, dtype=float), compiled.n_state,
         np.ascontiguousarray(cov_slot, dtype=np.int64),
         np.ascontiguousarray(prep.cov, dtype=float),  # type: ignore[attr-defined]
