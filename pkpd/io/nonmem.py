@@ -22,11 +22,9 @@ Conventions of this reader
 from __future__ import annotations
 
 import csv
-import io
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,12 +33,12 @@ import pandas as pd
 from .._provenance import data_record
 from ..errors import DataError
 from ..events import EventTable
+from ._cells import Problems, parse_numeric, read_raw
 
 __all__ = ["NonmemData", "read_nonmem", "write_nonmem"]
 
 _KNOWN = ("ID", "TIME", "AMT", "DV", "EVID", "MDV", "CMT", "RATE", "II", "ADDL", "SS", "DVID",
           "LLOQ", "BLQ", "CENS")
-_MAX_LISTED = 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,105 +121,6 @@ class NonmemData:
 # --------------------------------------------------------------------------------------------
 
 
-class _Problems:
-    """Collects (row, column, reason) for a single DataError listing them all."""
-
-    def __init__(self, rows: np.ndarray) -> None:
-        self.rows = rows
-        self.items: list[tuple[int, str, str]] = []
-
-    def add(self, mask: Any, column: str, reason: Any) -> None:
-        """Record ``reason`` (a string, or a function of the record index) where ``mask``."""
-        for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
-            self.items.append((int(self.rows[i]), column,
-                               reason(int(i)) if callable(reason) else reason))
-
-    def raise_if_any(self, label: str, what_rows: str) -> None:
-        if not self.items:
-            return
-        items = sorted(self.items)
-        lines = [f"row {r}, column {c}: {msg}" for r, c, msg in items[:_MAX_LISTED]]
-        if len(items) > _MAX_LISTED:
-            lines.append(f"... and {len(items) - _MAX_LISTED} more")
-        raise DataError(f"{label}: {len(items)} problem(s) ({what_rows}):\n  "
-                        + "\n  ".join(lines))
-
-
-def _read_raw(source: Any, problems_label: str) -> tuple[pd.DataFrame, np.ndarray, str]:
-    """Raw cells (object) and row numbers, comment lines dropped; header = row 1."""
-    if isinstance(source, pd.DataFrame):
-        raw = source.astype(object).copy()
-        raw.columns = [str(c) for c in raw.columns]
-        rows = np.arange(len(raw), dtype=np.int64) + 2
-        what = "row = position in the DataFrame + 2, the header being row 1"
-    else:
-        path = Path(os.fspath(source))
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise DataError(f"cannot read NONMEM dataset {path}: {exc}") from None
-        reader = csv.reader(io.StringIO(text), skipinitialspace=True)
-        header: list[str] | None = None
-        records: list[list[str]] = []
-        numbers: list[int] = []
-        too_long: list[str] = []
-        for fields in reader:
-            line = reader.line_num
-            if header is None:
-                header = [f.strip() for f in fields]
-                continue
-            if not fields or all(not f.strip() for f in fields):
-                continue
-            if fields[0].strip().startswith(("#", "C")):
-                continue
-            if len(fields) > len(header):
-                too_long.append(f"row {line}: {len(fields)} fields, the header has "
-                                f"{len(header)}")
-                continue
-            records.append([f.strip() for f in fields] + [""] * (len(header) - len(fields)))
-            numbers.append(line)
-        if header is None:
-            raise DataError(f"{path}: the file is empty (expected a header line with ID, TIME)")
-        if too_long:
-            raise DataError(f"{path}: rows with more fields than the header:\n  "
-                            + "\n  ".join(too_long[:_MAX_LISTED]))
-        raw = pd.DataFrame(records, columns=header, dtype=object)
-        rows = np.asarray(numbers, dtype=np.int64)
-        what = "row = line number in the file, the header being line 1"
-    upper = [c.strip().upper() for c in raw.columns]
-    dup = sorted({c for c in upper if upper.count(c) > 1})
-    if dup:
-        raise DataError(f"{problems_label}: columns {dup} appear more than once (names are "
-                        "case-insensitive)")
-    if "ROW" in upper:
-        raise DataError(f"{problems_label}: a column is named ROW, which the reader uses for "
-                        "the original row number; rename it")
-    raw.columns = upper
-    for req in ("ID", "TIME"):
-        if req not in upper:
-            raise DataError(f"{problems_label}: required column {req} is missing (columns: "
-                            f"{upper})")
-    return raw.reset_index(drop=True), rows, what
-
-
-def _parse_numeric(col: pd.Series, missing: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(values with NaN for missing or bad, missing mask, bad mask) of one raw column."""
-    tokens = {"", ".", missing}
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, str):
-            v = v.strip()
-            return np.nan if v in tokens else v
-        return v
-
-    cleaned = col.map(clean)
-    is_missing = cleaned.isna().to_numpy()
-    values = np.array(pd.to_numeric(cleaned, errors="coerce"), dtype=float)
-    bad = ~is_missing & ~np.isfinite(values)
-    values[bad] = np.nan
-    return values, is_missing, bad
-
-
 def read_nonmem(source: str | os.PathLike[str] | pd.DataFrame, *, model: Any = None,
                 covariates: Sequence[str] | None = None, locf: Iterable[str] = (),
                 missing: str = ".", fill_missing_covariates: str | None = None) -> NonmemData:
@@ -290,17 +189,17 @@ def read_nonmem(source: str | os.PathLike[str] | pd.DataFrame, *, model: Any = N
     if fill_missing_covariates not in (None, "locf"):
         raise DataError(f"fill_missing_covariates={fill_missing_covariates!r}: use None (raise) "
                         "or 'locf'")
-    raw, rows, what_rows = _read_raw(source, label)
+    raw, rows, what_rows = read_raw(source, label)
     if "C" in raw.columns:
         c = raw["C"].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
                          else str(v).strip())
         keep = c.isin(["", ".", "0", missing]).to_numpy()
         raw, rows = raw[keep].reset_index(drop=True), rows[keep]
     n = len(raw)
-    problems = _Problems(rows)
+    problems = Problems(rows)
 
     parsed: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
-        col: _parse_numeric(raw[col], missing) for col in raw.columns if col != "C"}
+        col: parse_numeric(raw[col], missing) for col in raw.columns if col != "C"}
     if covariates is None:
         cov_names = tuple(col for col in raw.columns
                           if col not in _KNOWN and col != "C" and n > 0
