@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import SolverError
+from ..errors import PkpdError, SolverError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..codegen import CompiledModel
@@ -207,7 +207,11 @@ def n_threads() -> int:
     follows ``$NUMBA_NUM_THREADS`` and defaults to the number of cores)."""
     value = os.environ.get("PKPD_NUM_THREADS")
     if value:
-        return max(1, int(value))
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise PkpdError(f"PKPD_NUM_THREADS={value!r}: expected a whole number of threads "
+                            "(e.g. 1, 2, 8)") from None
     import numba
 
     return max(1, numba.config.NUMBA_NUM_THREADS)

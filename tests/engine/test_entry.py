@@ -44,3 +44,16 @@ def test_digest_covers_every_engine_module() -> None:
     here = Path(_entry.__file__).parent
     modules = {p.stem for p in here.glob("_*.py")} - {"__init__", "_entry"}
     assert modules == set(_entry._SOURCES)
+
+
+def test_thread_count_from_the_environment(monkeypatch) -> None:
+    from pkpd import PkpdError
+    from pkpd.engine import n_threads
+
+    monkeypatch.setenv("PKPD_NUM_THREADS", "3")
+    assert n_threads() == 3
+    monkeypatch.setenv("PKPD_NUM_THREADS", "0")
+    assert n_threads() == 1
+    monkeypatch.setenv("PKPD_NUM_THREADS", "many")
+    with pytest.raises(PkpdError, match="PKPD_NUM_THREADS='many': expected a whole number"):
+        n_threads()
