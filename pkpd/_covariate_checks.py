@@ -18,7 +18,7 @@ from .errors import DataError, PkpdWarning
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["RANGES", "Real", "check_defaults_not_misspelt", "is_female"]
+__all__ = ["RANGES", "Real", "check_defaults_not_misspelt", "is_female", "warn_implausible"]
 
 #: Plausible clinical range (unit, low, high) of each known covariate, inclusive.
 RANGES: dict[str, tuple[str, float, float]] = {
@@ -144,3 +144,36 @@ def check_defaults_not_misspelt(label: str, given: Iterable[str], known: Iterabl
     warnings.warn(f"{label}: model {model!r} uses the default of {', '.join(hints)}; the "
                   f"patient's {', '.join(map(repr, unknown))} is not a covariate of this model",
                   PkpdWarning, stacklevel=3)
+
+
+def warn_implausible(what: str, name: str, values: NDArray[np.float64], unit: str) -> None:
+    """Warn (:class:`~pkpd.errors.PkpdWarning`) when a known clinical covariate (a name of
+    :data:`RANGES`) given in ``unit`` has values outside its plausible range: a table of
+    virtual or research subjects is simulated as given, but a weight of 10^6 kg or an age of
+    300 years is more likely a unit or column mix-up than an intent.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as seen:
+    ...     warnings.simplefilter("always")
+    ...     warn_implausible("patients", "WT", np.array([70.0, 1e6]), "kg")
+    >>> str(seen[0].message).split(";")[0]
+    'patients: column WT has 1 of 2 values outside the plausible range 0.3-400 kg (row 2: 1e+06 kg)'
+    """
+    if name not in RANGES or values.size == 0:
+        return
+    canon, lo, hi = RANGES[name]
+    from .units import convert
+
+    try:
+        factor = convert(f"1 {unit}", canon, what=name) if unit not in ("", canon) else 1.0
+    except Exception:   # a unit that is no such quantity (e.g. a normalised clearance)
+        return
+    x = values * factor
+    out = np.flatnonzero((x < lo) | (x > hi))
+    if len(out):
+        i = int(out[0])
+        warnings.warn(f"{what}: column {name} has {len(out)} of {len(x)} values outside the "
+                      f"plausible range {lo:g}-{hi:g} {canon} (row {i + 1}: {x[i]:g} {canon}); "
+                      "simulating them as given", PkpdWarning, stacklevel=5)

@@ -131,6 +131,7 @@ def table_columns(table: Any, what: str) -> tuple[dict[str, np.ndarray], int, np
 def subject_matrix(cm: CompiledModel, n_sub: int, sources: Sequence[tuple[str, Any]],
                     skip_covariates: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
     """Stack each subject's q vector: typical values, then columns of params/patients tables."""
+    from ._covariate_checks import warn_implausible
     from .units import convert
 
     layout = cm.layout
@@ -168,6 +169,8 @@ def subject_matrix(cm: CompiledModel, n_sub: int, sources: Sequence[tuple[str, A
             if len(bad):
                 raise DataError(f"{what}: column {name!r} row {bad[0] + 1} is not a finite "
                                 f"number ({values[bad[0]]!r})")
+            if name in cov_units:
+                warn_implausible(what, name, arr, cov_units[name])
             q[:, layout.index(name)] = arr
     return q, ids
 

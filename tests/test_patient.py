@@ -291,3 +291,17 @@ def test_per_kg_dose_takes_the_patients_weight_when_the_model_has_no_wt() -> Non
     per_kg = pkpd.simulate("one_cmt", "2 mg/kg", Patient(WT="180 lb"), times=[1.0, 4.0])
     mg = pkpd.simulate("one_cmt", f"{2 * 180 * 0.45359237!r} mg", times=[1.0, 4.0])
     np.testing.assert_allclose(per_kg["CP"].values, mg["CP"].values, rtol=1e-14)
+
+
+def test_implausible_values_in_a_patients_table_warn(vanco: pkpd.Model) -> None:
+    # a table is simulated as given (research may want it), but 10^6 kg is named
+    with pytest.warns(pkpd.PkpdWarning, match=r"column WT has 1 of 2 values outside the "
+                                              r"plausible range 0.3-400 kg \(row 1: 1e\+06 kg\)"):
+        ds = pkpd.simulate(vanco, "1 g IV over 1 h", {"WT": [1e6, 70.0], "CRCL": [80.0, 80.0]},
+                           times=[2.0])
+    assert ds["CP"].shape == (2, 1)
+    # in another unit the range is checked after conversion (the model's WT is in kg)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pkpd.simulate(vanco, "1 g IV over 1 h", {"WT": ["180 lb"], "CRCL": [80.0]}, times=[2.0])
