@@ -31,3 +31,24 @@ def shared_path(*parts: str) -> Path:
 def shared_dir() -> Path:
     """The shared folder with real datasets and NONMEM conformance output."""
     return shared_path()
+
+
+def _without_run_time(ds):
+    """``ds`` without the time its run was made (provenance ``created_utc``): two runs of the
+    same inputs are identical in everything else."""
+    assert "created_utc" in ds.attrs
+    out = ds.copy()
+    out.attrs = {k: v for k, v in ds.attrs.items() if k != "created_utc"}
+    return out
+
+
+def assert_same_run(chunked, ref) -> None:
+    """A chunked (lazy) run equals the in-process one: values, coordinates and attributes, all
+    but the time each run was made."""
+    import numpy as np
+    import xarray as xr
+
+    computed = chunked.compute()
+    xr.testing.assert_identical(_without_run_time(computed), _without_run_time(ref))
+    for name in ref.data_vars:
+        np.testing.assert_array_equal(computed[name].values, ref[name].values)

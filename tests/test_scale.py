@@ -16,6 +16,7 @@ import xarray as xr
 
 import pkpd
 from pkpd import scale
+from tests.conftest import assert_same_run
 
 REGIMEN = "500 mg PO q12h x 4"
 TIMES = "0..60 h by 1 h"
@@ -56,22 +57,6 @@ def theophylline(shared_dir):
     return data, params
 
 
-def _run_attrs(ds: xr.Dataset) -> xr.Dataset:
-    """``ds`` without the time its run was made (provenance ``created_utc``): two runs of the
-    same inputs are identical in everything else."""
-    assert "created_utc" in ds.attrs
-    out = ds.copy()
-    out.attrs = {k: v for k, v in ds.attrs.items() if k != "created_utc"}
-    return out
-
-
-def _assert_same(chunked: xr.Dataset, ref: xr.Dataset) -> None:
-    computed = chunked.compute()
-    xr.testing.assert_identical(_run_attrs(computed), _run_attrs(ref))
-    for name in ref.data_vars:
-        np.testing.assert_array_equal(computed[name].values, ref[name].values)
-
-
 def test_compiled_model_pickles_as_its_model(two_cmt):
     func, args = two_cmt.__reduce__()
     assert func is pkpd.compile_model and args == (two_cmt.model,)
@@ -90,7 +75,7 @@ def test_chunked_regimen_equals_in_process(two_cmt, params, patients, reference)
             .startswith("pkpd-simulate-")]
     assert len(sims) == 5
     np.testing.assert_array_equal(ds["id"].values, np.arange(101, 101 + N))
-    _assert_same(ds, reference)
+    assert_same_run(ds, reference)
 
 
 def test_chunked_options_and_one_big_chunk(two_cmt, params, patients):
@@ -99,7 +84,7 @@ def test_chunked_options_and_one_big_chunk(two_cmt, params, patients):
     for chunks in (2, 1000):
         ds = scale.simulate_chunked(two_cmt, REGIMEN, patients, params=params, times=TIMES,
                                     chunks=chunks, states=True, solver="rosenbrock", rtol=1e-8)
-        _assert_same(ds, ref)
+        assert_same_run(ds, ref)
 
 
 def test_chunked_auc_accumulators_equal_in_process(two_cmt, params, patients):
@@ -107,7 +92,7 @@ def test_chunked_auc_accumulators_equal_in_process(two_cmt, params, patients):
     ds = scale.simulate_chunked(two_cmt, REGIMEN, patients, params=params, times=TIMES,
                                 chunks=CHUNKS, auc=["CP"])
     assert "AUC_CP" in ds.data_vars
-    _assert_same(ds, ref)
+    assert_same_run(ds, ref)
 
 
 def test_chunked_nonmem_dataset_equals_in_process(theophylline):
@@ -116,12 +101,12 @@ def test_chunked_nonmem_dataset_equals_in_process(theophylline):
     ds = scale.simulate_chunked("one_cmt_oral_nm", data, params=params,
                                 times="0..24 h by 0.5 h", chunks=5)
     assert ds["CP"].chunks == ((5, 5, 2), (49,))
-    _assert_same(ds, ref)
+    assert_same_run(ds, ref)
     assert ds.attrs["data_sha256"] == data.sha256
     # an EventTable is sliced the same way (it has no file: no data record)
     table_ref = ref.copy()
     table_ref.attrs = {k: v for k, v in ref.attrs.items() if not k.startswith("data_")}
-    _assert_same(scale.simulate_chunked("one_cmt_oral_nm", data.events, params=params,
+    assert_same_run(scale.simulate_chunked("one_cmt_oral_nm", data.events, params=params,
                                         times="0..24 h by 0.5 h", chunks=7), table_ref)
 
 
@@ -181,10 +166,10 @@ def test_local_cluster_computes_the_same(tmp_path, two_cmt, params, patients, re
         # the workers unpickle the compiled model: they recompile it from the disk cache
         ds = scale.simulate_chunked(two_cmt, REGIMEN, patients, params=params, times=TIMES,
                                     chunks=CHUNKS)
-        _assert_same(ds, reference)
+        assert_same_run(ds, reference)
         stored = scale.simulate_to_zarr(tmp_path / "cluster.zarr", two_cmt, REGIMEN, patients,
                                         params=params, times=TIMES, chunks=CHUNKS)
-        _assert_same(stored, reference)
+        assert_same_run(stored, reference)
 
 
 # -- zarr ----------------------------------------------------------------------------------------
@@ -198,7 +183,7 @@ def test_zarr_store_equals_in_memory(tmp_path, two_cmt, params, patients, refere
     out = _to_zarr(tmp_path / "run.zarr", two_cmt, params, patients)
     assert dask.is_dask_collection(out["CP"])
     assert out["CP"].chunks == ((5, 5, 5, 5, 3), (61,))
-    _assert_same(out, reference)
+    assert_same_run(out, reference)
 
 
 def test_zarr_nonmem_dataset(tmp_path, theophylline):
@@ -206,7 +191,7 @@ def test_zarr_nonmem_dataset(tmp_path, theophylline):
     ref = pkpd.simulate("one_cmt_oral_nm", data, params=params, times="0..24 h by 1 h")
     out = scale.simulate_to_zarr(tmp_path / "theo.zarr", "one_cmt_oral_nm", data, params=params,
                                  times="0..24 h by 1 h", chunks=5)
-    _assert_same(out, ref)
+    assert_same_run(out, ref)
 
 
 def test_interrupted_run_resumes_only_missing_chunks(tmp_path, monkeypatch, two_cmt, params,
@@ -237,10 +222,10 @@ def test_interrupted_run_resumes_only_missing_chunks(tmp_path, monkeypatch, two_
         sizes.append(len(params["eta_CL"])), real(*a, params=params, **k))[1])
     out = _to_zarr(path, two_cmt, params, patients)
     assert sizes == [5, 5, 3]  # chunks 3, 4 and 5 only
-    _assert_same(out, reference)
+    assert_same_run(out, reference)
 
     sizes.clear()
-    _assert_same(_to_zarr(path, two_cmt, params, patients), reference)
+    assert_same_run(_to_zarr(path, two_cmt, params, patients), reference)
     assert sizes == []  # complete: nothing left to do
 
 
@@ -260,7 +245,7 @@ def test_resume_of_a_different_run_raises(tmp_path, two_cmt, params, patients, r
         scale.simulate_to_zarr(path, two_cmt, "250 mg PO q12h x 4", patients, params=params,
                                times=TIMES, chunks=CHUNKS)
     # the failed attempts left the store as it was
-    _assert_same(_to_zarr(path, two_cmt, params, patients), reference)
+    assert_same_run(_to_zarr(path, two_cmt, params, patients), reference)
 
 
 def test_existing_store_without_resume(tmp_path, two_cmt, params, patients):
@@ -270,7 +255,7 @@ def test_existing_store_without_resume(tmp_path, two_cmt, params, patients):
         _to_zarr(path, two_cmt, params, patients, resume=False)
     other = dict(params, eta_CL=params["eta_CL"] + 0.01)
     out = _to_zarr(path, two_cmt, other, patients, resume=False, overwrite=True)
-    _assert_same(out, pkpd.simulate(two_cmt, REGIMEN, patients, params=other, times=TIMES))
+    assert_same_run(out, pkpd.simulate(two_cmt, REGIMEN, patients, params=other, times=TIMES))
 
 
 def test_refuses_a_path_that_is_not_its_store(tmp_path, two_cmt, params, patients):

@@ -16,6 +16,7 @@ import xarray as xr
 
 import pkpd
 from pkpd import scale
+from tests.conftest import assert_same_run
 
 REGIMEN = "500 mg PO q12h x 2"
 TIMES = "0..24 h by 4 h"
@@ -53,22 +54,6 @@ def _bov_model() -> pkpd.CompiledModel:
     return pkpd.compile_model(mb.build())
 
 
-def _run_attrs(ds: xr.Dataset) -> xr.Dataset:
-    """``ds`` without the time its run was made (provenance ``created_utc``): two runs of the
-    same inputs are identical in everything else."""
-    assert "created_utc" in ds.attrs
-    out = ds.copy()
-    out.attrs = {k: v for k, v in ds.attrs.items() if k != "created_utc"}
-    return out
-
-
-def _assert_same(chunked: xr.Dataset, ref: xr.Dataset) -> None:
-    computed = chunked.compute()
-    xr.testing.assert_identical(_run_attrs(computed), _run_attrs(ref))
-    for name in ref.data_vars:
-        np.testing.assert_array_equal(computed[name].values, ref[name].values)
-
-
 @pytest.mark.parametrize("chunks", [700, 300, 1024, 5000])
 def test_chunked_sampling_equals_in_process(two_cmt, cohort, reference, chunks):
     # 700 and 300 are not multiples of the block: chunks start and end inside blocks, and 300
@@ -77,7 +62,7 @@ def test_chunked_sampling_equals_in_process(two_cmt, cohort, reference, chunks):
                                 chunks=chunks)
     assert ds["CP"].dims == ("id", "sample", "time")
     assert ds["CP_obs"].chunks[0][0] == min(chunks, N)
-    _assert_same(ds, reference)
+    assert_same_run(ds, reference)
 
 
 def test_a_subject_draws_the_same_in_any_cohort(two_cmt, cohort, reference):
@@ -116,7 +101,7 @@ def test_seed_kinds(two_cmt, cohort, reference):
     gen = np.random.default_rng(3)
     chunked = scale.simulate_chunked(two_cmt, REGIMEN, part, times=TIMES, n=2, seed=gen,
                                      chunks=7)
-    _assert_same(chunked, a)
+    assert_same_run(chunked, a)
     with pytest.raises(pkpd.DataError, match="seed"):
         pkpd.simulate(two_cmt, REGIMEN, part, times=TIMES, n=2, seed=-1)
 
@@ -128,7 +113,7 @@ def test_between_occasion_and_residual_chunked_equals_in_process():
     ref = pkpd.simulate(bov, "100 mg IV q24h x 2", patients, **args)
     assert {"C", "C_obs"} <= set(ref.data_vars)
     for chunks in (1000, 250, 1501):
-        _assert_same(scale.simulate_chunked(bov, "100 mg IV q24h x 2", patients, chunks=chunks,
+        assert_same_run(scale.simulate_chunked(bov, "100 mg IV q24h x 2", patients, chunks=chunks,
                                             **args), ref)
     # the occasion etas differ between occasions (drawn anew), the residuals are there
     c = ref["C"].values
@@ -197,7 +182,7 @@ def test_interrupted_sampled_zarr_run_resumes(tmp_path, monkeypatch, two_cmt, co
     partial = xr.open_zarr(path, consolidated=False)
     np.testing.assert_array_equal(partial["_chunk_done"].values, [1, 1, 0, 0])
     monkeypatch.setattr(scale, "simulate", real)
-    _assert_same(run(), ref)
+    assert_same_run(run(), ref)
     # another seed is another run
     with pytest.raises(pkpd.DataError, match="different run"):
         scale.simulate_to_zarr(path, two_cmt, REGIMEN, part, times=TIMES, n=2, seed=9,
